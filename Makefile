@@ -1,0 +1,33 @@
+# The README's two commands: `make quick` (a quick native-vs-Docker run) and `make test`.
+# Each does all of its own set-up: virtualenv, Docker engine, benchmark image.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: quick test setup venv engine image lint
+
+quick: setup
+	$(BIN)/bench run --quick
+
+test: venv engine
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+setup: venv engine image
+
+venv: $(BIN)/bench
+
+$(BIN)/bench: pyproject.toml
+	$(PYTHON) -m venv $(VENV) || { apt-get install -y -q python3-venv && $(PYTHON) -m venv $(VENV); }
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+engine:
+	scripts/engine-up.sh
+
+image: venv engine
+	$(BIN)/bench image build
+
+lint: venv
+	$(BIN)/ruff check .

@@ -1,0 +1,279 @@
+"""The ``bench`` command: parse, call the library, print. Nothing else lives here.
+
+Errors the user can fix (:class:`bench.errors.UserError`) are caught once, in :func:`main`,
+and printed as ``error: ...`` with exit code 2 for usage errors and 1 for failures.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from bench import analysis, doctor, engine, image, results, runner, suite
+from bench.errors import UsageError, UserError
+from bench.report import terminal
+
+
+def _console(stderr: bool = False) -> Console:
+    """Rich console; logs and pipes get a wide fixed width instead of 80 columns."""
+    probe = Console(stderr=stderr)
+    return Console(stderr=stderr, highlight=False,
+                   width=None if probe.is_terminal else 160)
+
+
+console = _console()
+err_console = _console(stderr=True)
+
+QUICK_BLOCKS = 5
+DEFAULT_BLOCKS = 10
+DEFAULT_VARIANTS = "native,docker"
+
+
+class CliReporter:
+    """Renders the runner's events: stages as lines, detail in a status line, samples
+    as a progress bar with workload, variant, block i/n and ETA."""
+
+    def __init__(self, blocks: int, warmup: int) -> None:
+        self.blocks = blocks
+        self.warmup = warmup
+        self.progress: Progress | None = None
+        self.task = None
+        self.status = None
+
+    def stage(self, message: str) -> None:
+        if message.startswith("  "):  # detail from a long step (image build)
+            if self.status is None:
+                self.status = console.status("")
+                self.status.start()
+            self.status.update(f"[dim]{escape(message.strip()[:110])}")
+            return
+        self._stop_status()
+        console.print(f"[bold]>[/bold] {escape(message)}")
+
+    def _stop_status(self) -> None:
+        if self.status is not None:
+            self.status.stop()
+            self.status = None
+
+    def begin(self, total: int) -> None:
+        self._stop_status()
+        self.progress = Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console,
+        )
+        self.progress.start()
+        self.task = self.progress.add_task("starting", total=total)
+
+    def sample(self, step, sample, done: int, total: int) -> None:
+        assert self.progress is not None
+        block = (f"warmup {step.block + self.warmup + 1}/{self.warmup}" if step.warmup
+                 else f"block {step.block + 1}/{self.blocks}")
+        where = escape(f"{step.workload.name:<22} {step.variant.id:<18} {block}")
+        self.progress.update(self.task, completed=done, description=where)
+        if not sample.ok:
+            self.progress.console.print(f"[yellow]failed sample[/yellow] {where}: "
+                                        f"{escape(sample.error or '')}")
+
+    def close(self) -> None:
+        self._stop_status()
+        if self.progress is not None:
+            self.progress.stop()
+
+
+def print_summary(summary: analysis.Summary) -> None:
+    console.print()
+    console.print(terminal.summary_table(summary))
+    for line in terminal.verdict_lines(summary):
+        console.print(f"  {escape(line)}")
+    console.print(f"\n[bold]{escape(terminal.headline(summary))}[/bold]")
+    warnings = terminal.warning_lines(summary)
+    if warnings:
+        console.print("\n[yellow]warnings:[/yellow]")
+        for line in warnings:
+            console.print(f"  [yellow]![/yellow] {escape(line)}")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="container-overhead-bench")
+def cli() -> None:
+    """Does a container really cost nothing? Measure it, workload by workload."""
+
+
+def _workload_dirs(dirs: tuple[str, ...]) -> list[Path]:
+    return [Path(d) for d in dirs]
+
+
+@cli.command("run")
+@click.option("--workload", "-w", "patterns", multiple=True, metavar="GLOB",
+              help="Workloads to run (glob on the name, repeatable). Default: all.")
+@click.option("--workload-dir", "workload_dirs", multiple=True, metavar="DIR",
+              help="Extra directory of workload TOML files (repeatable).")
+@click.option("--variants", "variant_specs", multiple=True, metavar="LIST",
+              help=f"Variants to compare, e.g. 'native,docker,docker[net=host]'. "
+                   f"Default: {DEFAULT_VARIANTS}. The baseline is native.")
+@click.option("--cpus", metavar="LIST",
+              help="Measured CPUs, e.g. '1' or '2-3'. Default: all but CPU 0.")
+@click.option("--blocks", type=int, help=f"Blocks per workload (default {DEFAULT_BLOCKS}, "
+                                          f"--quick {QUICK_BLOCKS}).")
+@click.option("--warmup", type=int, default=1, show_default=True,
+              help="Warmup rounds per workload (kept in the data, not analysed).")
+@click.option("--seed", type=int, help="Seed of the random order (default: random, recorded).")
+@click.option("--margin", type=float, default=2.0, show_default=True,
+              help="Equivalence margin in percent.")
+@click.option("--alpha", type=float, default=0.05, show_default=True,
+              help="Family-wise error rate (Holm-corrected).")
+@click.option("--out", "out_dir", default="results", show_default=True, metavar="DIR",
+              help="Directory that receives the run folder.")
+@click.option("--quick", is_flag=True, help="Short samples and 5 blocks: a first answer "
+                                            "in a few minutes.")
+@click.option("--replay", metavar="RUN", help="Run the plan of a saved run again "
+                                              "(workloads, variants, CPUs, seed).")
+def run_command(patterns, workload_dirs, variant_specs, cpus, blocks, warmup, seed, margin,
+                alpha, out_dir, quick, replay) -> None:
+    """Measure workloads natively and in containers, interleaved, then summarise."""
+    if replay:
+        loaded = results.load_run(Path(replay))
+        plan = suite.Plan.from_dict(loaded.run.get("plan", {}), f"{replay}/run.json")
+        suite.parse_cpus(",".join(map(str, plan.cpus)))  # still online here?
+    else:
+        workloads = suite.select_workloads(
+            suite.load_workloads(_workload_dirs(workload_dirs)), list(patterns))
+        variants = suite.parse_variants(list(variant_specs) or [DEFAULT_VARIANTS])
+        plan = suite.make_plan(
+            workloads, variants,
+            suite.parse_cpus(cpus) if cpus else suite.default_cpus(),
+            blocks=blocks if blocks is not None else (QUICK_BLOCKS if quick else DEFAULT_BLOCKS),
+            warmup=warmup, seed=seed if seed is not None else secrets.randbelow(2**31),
+            quick=quick, margin=margin / 100, alpha=alpha,
+        )
+    console.print(f"[bold]bench run[/bold]: {len(plan.workloads)} workload(s) x "
+                  f"{escape(', '.join(v.id for v in plan.variants))}; CPUs "
+                  f"{suite.format_cpus(plan.cpus)}; {plan.blocks} blocks + {plan.warmup} "
+                  f"warmup; seed {plan.seed}")
+    reporter = CliReporter(plan.blocks, plan.warmup)
+    try:
+        outcome = runner.run(plan, Path(out_dir), reporter=reporter,
+                             command=["bench", *sys.argv[1:]], replay_of=replay)
+    finally:
+        reporter.close()
+    summary = analysis.summarize(results.load_run(outcome.folder))
+    print_summary(summary)
+    console.print(f"\nresults: {outcome.folder}  ({outcome.samples} samples, "
+                  f"{outcome.failed} failed)")
+    if outcome.samples and outcome.failed == outcome.samples:
+        raise UserError("every sample failed; see the warnings above and samples.jsonl")
+
+
+@cli.command("analyze")
+@click.argument("run_folder", metavar="RUN")
+@click.option("--margin", type=float, help="Equivalence margin in percent (default: the run's).")
+@click.option("--alpha", type=float, help="Family-wise error rate (default: the run's).")
+def analyze_command(run_folder, margin, alpha) -> None:
+    """Re-analyse a saved run without measuring again."""
+    if margin is not None and not 0 < margin < 100:
+        raise UsageError(f"--margin must be between 0 and 100 (got {margin:g})")
+    if alpha is not None and not 0 < alpha < 0.5:
+        raise UsageError(f"--alpha must be between 0 and 0.5 (got {alpha:g})")
+    loaded = results.load_run(Path(run_folder))
+    print_summary(analysis.summarize(loaded, margin=None if margin is None else margin / 100,
+                                     alpha=alpha))
+
+
+@cli.command("list")
+@click.option("--workload-dir", "workload_dirs", multiple=True, metavar="DIR",
+              help="Extra directory of workload TOML files (repeatable).")
+def list_command(workload_dirs) -> None:
+    """Show the workloads, their metrics and the variants they can run in."""
+    from rich.table import Table
+
+    table = Table(title="workloads")
+    for column in ("name", "category", "metric", "unit", "better", "binaries", "description"):
+        table.add_column(column)
+    for w in suite.load_workloads(_workload_dirs(workload_dirs)):
+        table.add_row(w.name, w.category, w.metric.name, w.metric.unit, w.metric.better,
+                      ", ".join(w.binaries), w.description)
+    console.print(table)
+    console.print(f"default variants: {DEFAULT_VARIANTS}")
+    for env, axes in suite.ENVIRONMENT_AXES.items():
+        if env == "fake":
+            continue
+        detail = "; ".join(f"{k}={'|'.join(v)}" for k, v in axes.items()) or "no settings"
+        console.print(f"  {env}: {escape(detail)}")
+
+
+@cli.command("doctor")
+def doctor_command() -> None:
+    """Check this host: engine, image, CPU governor, SMT, noise."""
+    checks = doctor.run_checks()
+    style = {"ok": "green", "warn": "yellow", "fail": "red"}
+    for check in checks:
+        console.print(f"[{style[check.status]}]{check.status:>4}[/] {check.name}: "
+                      f"{escape(check.message)}")
+        if check.hint and check.status != "ok":
+            console.print(f"      hint: {escape(check.hint)}")
+    if any(c.status == "fail" for c in checks):
+        raise UserError("doctor found problems (see above)")
+
+
+@cli.group("image")
+def image_group() -> None:
+    """The local benchmark image (no registry needed)."""
+
+
+@image_group.command("build")
+@click.option("--rebuild", is_flag=True, help="Build even when the recipe's image exists.")
+@click.option("--workload-dir", "workload_dirs", multiple=True, metavar="DIR",
+              help="Extra directory of workload TOML files whose packages to include.")
+def image_build_command(rebuild, workload_dirs) -> None:
+    """Build the benchmark image from the host's own release and package versions."""
+    packages = sorted({p for w in suite.load_workloads(_workload_dirs(workload_dirs))
+                       for p in w.packages})
+    client = engine.connect()
+    reporter = CliReporter(0, 0)
+    try:
+        recipe, built = image.ensure_image(client, packages, progress=reporter.stage,
+                                           rebuild=rebuild)
+    finally:
+        reporter.close()
+    state = "built" if built else "already present (recipe unchanged)"
+    console.print(f"image {recipe.tag} {state}")
+    for name, version in recipe.packages:
+        console.print(f"  {name} {version}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the CLI, turn UserErrors into one line and an exit code."""
+    try:
+        cli.main(args=argv, prog_name="bench", standalone_mode=False)
+    except click.exceptions.Abort:
+        err_console.print("error: interrupted")
+        return 130
+    except click.UsageError as err:
+        err_console.print(f"error: {escape(err.format_message())}")
+        return 2
+    except click.exceptions.Exit as err:
+        return err.exit_code
+    except UserError as err:
+        err_console.print(f"error: {escape(str(err))}")
+        return err.exit_code
+    except KeyboardInterrupt:
+        err_console.print("error: interrupted; completed samples are kept")
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""``bench doctor``: is this host ready to give trustworthy answers? Each check has a hint."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import psutil
+
+from bench import engine, facts, image, suite
+from bench.errors import UserError
+
+NOISE_THRESHOLD = 10.0  # percent busy on a measured CPU with nothing of ours running
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str  # "ok" | "warn" | "fail"
+    message: str
+    hint: str = ""
+
+
+def _engine_checks() -> list[Check]:
+    try:
+        client = engine.connect(timeout=10)
+    except UserError as err:
+        return [Check("engine", "fail", str(err).split(";")[0], engine.ENGINE_HINT)]
+    info = engine.engine_facts(client)
+    checks = [Check("engine", "ok", f"Docker {info['engine_version']} (API "
+                    f"{info['api_version']}), storage {info['storage_driver']}, cgroup "
+                    f"{info['cgroup_version']}, userland proxy "
+                    f"{'on' if info['userland_proxy']['enabled'] else 'off'}")]
+    packages = sorted({p for w in suite.load_workloads() for p in w.packages})
+    try:
+        recipe = image.recipe_for(packages)
+    except UserError as err:
+        checks.append(Check("image", "warn", str(err), "run 'bench image build' as root"))
+    else:
+        if image.image_present(client, recipe):
+            checks.append(Check("image", "ok", f"{recipe.tag} present"))
+        else:
+            checks.append(Check("image", "warn", f"{recipe.tag} not built yet",
+                                "'bench image build' (also done by the first 'bench run')"))
+    left = engine.leftovers(client)
+    count = sum(len(v) for v in left.values())
+    if count:
+        names = ", ".join(n for v in left.values() for n in v)
+        checks.append(Check("leftovers", "warn", f"{count} labelled object(s): {names}",
+                            "remove them with 'docker rm -f' / 'docker network rm'"))
+    else:
+        checks.append(Check("leftovers", "ok", "no labelled containers, networks or volumes"))
+    return checks
+
+
+def _host_checks() -> list[Check]:
+    checks = []
+    governors = facts.governors()
+    if not governors:
+        checks.append(Check("governor", "ok", "cpufreq not exposed (typical in a VM); "
+                            "frequency is the hypervisor's"))
+    else:
+        other = sorted({g for g in governors.values() if g != "performance"})
+        if other:
+            checks.append(Check("governor", "warn", f"scaling governor {', '.join(other)}",
+                                "set 'performance' (cpupower frequency-set -g performance) "
+                                "so frequency does not change under load"))
+        else:
+            checks.append(Check("governor", "ok", "performance on every CPU"))
+    smt = facts.smt()
+    if smt == "on":
+        checks.append(Check("smt", "warn", "SMT (hyper-threading) is on",
+                            "choose --cpus that are not siblings of the harness CPU, or "
+                            "disable SMT"))
+    else:
+        checks.append(Check("smt", "ok", f"SMT {smt}"))
+    cpus = suite.default_cpus()
+    busy = psutil.cpu_percent(interval=1.0, percpu=True)
+    noisy = {c: busy[c] for c in cpus if c < len(busy) and busy[c] > NOISE_THRESHOLD}
+    if noisy:
+        detail = ", ".join(f"CPU {c} {p:.0f}%" for c, p in noisy.items())
+        checks.append(Check("noise", "warn", f"measured CPUs busy before any run: {detail}",
+                            "stop other work on these CPUs or choose others with --cpus"))
+    else:
+        checks.append(Check("noise", "ok", f"measured CPUs {suite.format_cpus(cpus)} idle "
+                            f"(<{NOISE_THRESHOLD:g}% over 1 s)"))
+    checks.append(Check("cgroups", "ok", facts.cgroup_version()))
+    return checks
+
+
+def run_checks() -> list[Check]:
+    return _engine_checks() + _host_checks()

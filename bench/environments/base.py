@@ -1,0 +1,171 @@
+"""The one interface every environment implements, and what they share.
+
+An environment runs one sample of a workload and returns a :class:`~bench.results.Sample`.
+Native is just another environment (asv's "existing" case). The measured side stays small
+and separate (pyperf's worker): the workload is the tool itself, started through a
+three-line POSIX shell probe that records the CPU affinity of the very process that then
+``exec``\\ s the tool, so the affinity is read from inside the workload's own process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from bench import parsers
+from bench.results import Sample
+from bench.suite import Variant, Workload
+
+#: Identical in every environment (fairness rule 3, Mytkowicz et al. 2009): same variables,
+#: same working directory, same argument list.
+WORKLOAD_ENV: dict[str, str] = {
+    "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "HOME": "/root",
+    "LANG": "C.UTF-8",
+}
+WORKDIR = "/tmp"
+
+#: Prints the affinity of its own PID, then execs the workload in that same PID.
+PROBE_SCRIPT = (
+    'printf "bench-probe cpus=%s\\n" '
+    '"$(sed -n "s/^Cpus_allowed_list:[[:space:]]*//p" /proc/$$/status)" >&2; '
+    'exec "$@"'
+)
+_PROBE_LINE = re.compile(r"^bench-probe cpus=(\S*)\n?", re.MULTILINE)
+_TAIL = 2000
+
+
+def wrap(argv: list[str]) -> list[str]:
+    """The workload's argv behind the affinity probe."""
+    return ["/bin/sh", "-c", PROBE_SCRIPT, "bench-probe", *argv]
+
+
+def parse_cpu_list(text: str) -> list[int]:
+    """``0-2,5`` -> ``[0, 1, 2, 5]`` (the kernel's Cpus_allowed_list format)."""
+    cpus: list[int] = []
+    for part in filter(None, text.strip().split(",")):
+        lo, _, hi = part.partition("-")
+        cpus.extend(range(int(lo), int(hi or lo) + 1))
+    return cpus
+
+
+@dataclass(frozen=True)
+class SampleContext:
+    """Where one sample sits in the run."""
+
+    run_id: str
+    seq: int
+    block: int
+    position: int
+    warmup: bool
+    cpus: tuple[int, ...]
+    quick: bool
+
+
+@dataclass(frozen=True)
+class RawResult:
+    """What an environment saw of one execution, before the metric is read."""
+
+    exit_code: int | None
+    stdout: str
+    stderr: str
+    wall_s: float
+    started_at: float
+    instance: str
+    error: str | None = None
+
+
+def finish_sample(workload: Workload, variant: Variant, ctx: SampleContext,
+                  raw: RawResult, extra: dict[str, Any] | None = None) -> Sample:
+    """Turn a raw execution into a Sample: affinity from the probe, metric from the parser."""
+    stderr = raw.stderr
+    affinity: list[int] | None = None
+    match = _PROBE_LINE.search(stderr)
+    if match:
+        affinity = parse_cpu_list(match.group(1))
+        stderr = stderr[: match.start()] + stderr[match.end():]
+    error = raw.error
+    value: float | None = None
+    if error is None and raw.exit_code != 0:
+        error = f"exit code {raw.exit_code}: {_last_line(stderr) or _last_line(raw.stdout)}"
+    if error is None:
+        try:
+            if workload.metric.parser == parsers.WALL_TIME:
+                value = raw.wall_s
+            else:
+                value = parsers.parse(workload.metric.parser, raw.stdout + "\n" + stderr,
+                                      workload.metric.options)
+        except parsers.ParseError as err:
+            error = f"output did not parse: {err}"
+    failed = error is not None
+    return Sample(
+        run_id=ctx.run_id,
+        seq=ctx.seq,
+        workload=workload.name,
+        variant=variant.id,
+        env=variant.env,
+        block=ctx.block,
+        position=ctx.position,
+        warmup=ctx.warmup,
+        status="failed" if failed else "ok",
+        value=value,
+        unit=workload.metric.unit,
+        error=error,
+        requested_cpus=list(ctx.cpus),
+        affinity=affinity,
+        wall_s=round(raw.wall_s, 6),
+        started_at=round(raw.started_at, 6),
+        instance=raw.instance,
+        exit_code=raw.exit_code,
+        stdout_tail=raw.stdout[-_TAIL:] if failed else None,
+        stderr_tail=stderr[-_TAIL:] if failed else None,
+        extra=extra or {},
+    )
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1].strip()[:300] if lines else ""
+
+
+def sha256_file(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class Environment(ABC):
+    """Where samples run. One instance per variant; see STYLE.md's interface."""
+
+    name: ClassVar[str]
+    def __init__(self, variant: Variant) -> None:
+        self.variant = variant
+
+    def prepare(self, workloads: list[Workload]) -> None:  # noqa: B027 - optional hook
+        """Get ready to run these workloads (check images, binaries, ...)."""
+
+    @abstractmethod
+    def execute(self, workload: Workload, ctx: SampleContext) -> Sample:
+        """Run one sample; never raises for a workload failure (the Sample says failed)."""
+
+    def teardown(self) -> None:  # noqa: B027 - optional hook
+        """Remove everything this environment created; safe to call twice."""
+
+    def facts(self) -> dict[str, Any]:
+        """Facts about this environment that can bias a result (recorded in run.json)."""
+        return {}
+
+    def binary_hashes(self, binaries: list[str]) -> dict[str, dict[str, str]]:
+        """``{binary: {"path": ..., "sha256": ...}}`` as seen by this environment."""
+        return {}
+
+
+def now() -> tuple[float, float]:
+    """(wall clock for the record, monotonic clock for durations)."""
+    return time.time(), time.perf_counter()

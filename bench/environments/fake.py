@@ -1,0 +1,70 @@
+"""``fake``: scripted values for deterministic, fast tests (hyperfine's MockExecutor).
+
+The "workload" is not run. Its metric is ``1000 / scale`` (higher-is-better metrics) or
+``1000 * scale`` (lower-is-better) times log-normal noise with coefficient of variation
+``cv``, drawn from a generator seeded by the run seed, workload, variant and sample
+number, so a run through the fake environment is reproducible exactly. ``fail=N`` makes
+every N-th sample fail.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import math
+from typing import Any
+
+import numpy as np
+
+from bench.environments.base import Environment, RawResult, SampleContext, finish_sample, now
+from bench.errors import UsageError
+from bench.results import Sample
+from bench.suite import Variant, Workload
+
+
+class FakeEnvironment(Environment):
+    """Returns scripted metric values; never starts a process."""
+
+    name = "fake"
+
+    def __init__(self, variant: Variant, seed: int = 0) -> None:
+        super().__init__(variant)
+        self.seed = seed
+        try:
+            self.scale = float(variant.setting("scale", "1"))
+            self.cv = float(variant.setting("cv", "0.01"))
+            self.fail_every = int(variant.setting("fail", "0"))
+        except ValueError:
+            raise UsageError(f"--variants: '{variant.id}': scale and cv must be numbers, "
+                             "fail a whole number") from None
+        if not self.scale > 0 or self.cv < 0 or self.fail_every < 0:
+            raise UsageError(f"--variants: '{variant.id}': need scale > 0, cv >= 0, fail >= 0")
+
+    def execute(self, workload: Workload, ctx: SampleContext) -> Sample:
+        key = f"{self.seed}/{workload.name}/{self.variant.id}/{ctx.seq}".encode()
+        rng = np.random.default_rng(int.from_bytes(hashlib.sha256(key).digest()[:8], "little"))
+        sigma = math.sqrt(math.log(1 + self.cv**2))
+        cost = 1000.0 * self.scale * float(np.exp(rng.normal(-sigma**2 / 2, sigma)))
+        value = 1e6 / cost if workload.metric.better == "higher" else cost
+        started_at, _ = now()
+        failing = self.fail_every and (ctx.seq + 1) % self.fail_every == 0
+        raw = RawResult(
+            exit_code=1 if failing else 0,
+            stdout="" if failing else f"value: {value!r}\n",
+            stderr="scripted failure\n" if failing else "",
+            wall_s=0.0,
+            started_at=started_at,
+            instance=f"fake:{ctx.seq}",
+        )
+        scripted = Workload(
+            name=workload.name, category=workload.category, command=workload.command,
+            metric=type(workload.metric)(workload.metric.name, workload.metric.unit,
+                                         workload.metric.better, "regex",
+                                         {"pattern": r"^value: ([0-9.e+-]+)$"}),
+        )
+        sample = finish_sample(scripted, self.variant, ctx, raw)
+        # The probe did not run: the affinity is the one a real environment would have set.
+        return dataclasses.replace(sample, affinity=list(ctx.cpus))
+
+    def facts(self) -> dict[str, Any]:
+        return {"scripted": True, "scale": self.scale, "cv": self.cv}

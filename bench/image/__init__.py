@@ -1,0 +1,251 @@
+"""The benchmark image, built locally: no registry is needed (or reachable on many hosts).
+
+Recipe: the host's own distribution release and architecture, plus the workload packages
+at the exact versions installed on the host (fairness rule 1, same bits). Build:
+``debootstrap --variant=minbase`` of that release with those packages, exact host
+versions pinned with apt inside the root when the release pocket differs from the host's,
+then ``docker import`` through the SDK. The tag is a content hash of the recipe,
+``bench-image:<hash>``, so the image is rebuilt only when the recipe changes.
+
+The host gets the same packages from the same code (:func:`ensure_host_packages`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.errors import UserError
+
+REPOSITORY = "bench-image"
+#: Bump when the build procedure changes in a way that changes the image.
+BUILDER_VERSION = 1
+DEFAULT_MIRROR = "http://deb.debian.org/debian"
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Everything that determines the image's content."""
+
+    distribution: str
+    release: str
+    architecture: str
+    mirror: str
+    packages: tuple[tuple[str, str], ...]
+    builder_version: int = BUILDER_VERSION
+
+    @property
+    def digest(self) -> str:
+        text = json.dumps(asdict(self), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    @property
+    def tag(self) -> str:
+        return f"{REPOSITORY}:{self.digest[:16]}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "digest": self.digest, "tag": self.tag}
+
+
+def _os_release() -> dict[str, str]:
+    values: dict[str, str] = {}
+    try:
+        text = Path("/etc/os-release").read_text()
+    except OSError:
+        return values
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep:
+            values[key.strip()] = value.strip().strip('"')
+    return values
+
+
+def host_release() -> tuple[str, str]:
+    """(distribution id, codename) of the host, e.g. ("debian", "bookworm")."""
+    release = _os_release()
+    dist, codename = release.get("ID", ""), release.get("VERSION_CODENAME", "")
+    if dist != "debian" or not codename:
+        raise UserError(f"the benchmark image is built with debootstrap from the host's own "
+                        f"Debian release; this host is '{release.get('PRETTY_NAME', dist)}'")
+    return dist, codename
+
+
+def host_mirror() -> str:
+    """The host's Debian mirror (first plain 'debian' URI in its apt sources)."""
+    sources = [Path("/etc/apt/sources.list"), *sorted(Path("/etc/apt/sources.list.d").glob("*"))]
+    for path in sources:
+        try:
+            text = path.read_text()
+        except OSError:
+            continue
+        for match in re.finditer(r"(https?://\S+/debian)/?(?=\s|$)", text):
+            return match.group(1)
+    return DEFAULT_MIRROR
+
+
+def installed_version(package: str) -> str | None:
+    """The version of an installed Debian package on the host, or None."""
+    result = subprocess.run(
+        ["dpkg-query", "-W", "-f=${Status}\t${Version}", package],
+        capture_output=True, text=True, check=False,
+    )
+    status, _, version = result.stdout.partition("\t")
+    return version if result.returncode == 0 and status.endswith(" installed") else None
+
+
+def ensure_host_packages(packages: Iterable[str], progress: Progress = _quiet) -> list[str]:
+    """Install missing workload packages on the host (as root); returns what was installed."""
+    missing = sorted({p for p in packages if installed_version(p) is None})
+    if not missing:
+        return []
+    if os.geteuid() != 0:
+        raise UserError(f"workload packages missing on the host: {', '.join(missing)}; "
+                        f"install them with 'sudo apt-get install {' '.join(missing)}'")
+    progress(f"installing on the host: {', '.join(missing)}")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for argv in (["apt-get", "update", "-q"],
+                 ["apt-get", "install", "-y", "-q", "--no-install-recommends", *missing]):
+        _stream(argv, progress, env=env)
+    return missing
+
+
+def recipe_for(packages: Iterable[str]) -> Recipe:
+    """The recipe for these workload packages at the host's installed versions."""
+    dist, codename = host_release()
+    pinned = []
+    for package in sorted(set(packages)):
+        version = installed_version(package)
+        if version is None:
+            raise UserError(f"package '{package}' is not installed on the host; the image "
+                            "copies the host's versions (run 'bench image build' as root)")
+        pinned.append((package, version))
+    arch = subprocess.run(["dpkg", "--print-architecture"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    return Recipe(dist, codename, arch, host_mirror(), tuple(pinned))
+
+
+def _stream(argv: list[str], progress: Progress, **kwargs: Any) -> None:
+    """Run a command, feeding each output line to ``progress``; UserError on failure."""
+    try:
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True, **kwargs)
+    except OSError as err:
+        raise UserError(f"cannot run {argv[0]}: {err.strerror}") from None
+    tail: list[str] = []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        line = line.rstrip()
+        if line:
+            tail = [*tail[-9:], line]
+            progress("  " + line)
+    if proc.wait() != 0:
+        raise UserError(f"{' '.join(argv[:2])} failed (exit {proc.returncode}): "
+                        + " | ".join(tail[-3:]))
+
+
+def image_present(client: Any, recipe: Recipe) -> bool:
+    import docker.errors
+
+    try:
+        client.images.get(recipe.tag)
+    except docker.errors.ImageNotFound:
+        return False
+    return True
+
+
+def build(client: Any, recipe: Recipe, progress: Progress = _quiet) -> str:
+    """Build and import the image for ``recipe``; returns its tag."""
+    if os.geteuid() != 0:
+        raise UserError("building the benchmark image needs root (debootstrap); run "
+                        "'sudo bench image build'")
+    if shutil.which("debootstrap") is None:
+        ensure_host_packages(["debootstrap"], progress)
+    workdir = Path(tempfile.mkdtemp(prefix="bench-image-", dir="/var/tmp"))
+    root = workdir / "root"
+    try:
+        names = [name for name, _ in recipe.packages]
+        argv = ["debootstrap", "--variant=minbase", f"--arch={recipe.architecture}"]
+        if names:
+            argv.append("--include=" + ",".join(names))
+        progress(f"debootstrap {recipe.release} with {', '.join(names) or 'no packages'}")
+        _stream([*argv, recipe.release, str(root), recipe.mirror], progress)
+        _pin_versions(root, recipe, progress)
+        for leftover in ("var/cache/apt/archives", "var/lib/apt/lists"):
+            for path in (root / leftover).glob("*"):
+                if path.is_file():
+                    path.unlink()
+        progress("packing the root filesystem")
+        tarball = workdir / "rootfs.tar"
+        _stream(["tar", "--numeric-owner", "-C", str(root), "-cf", str(tarball), "."], progress)
+        progress(f"importing as {recipe.tag}")
+        repository, tag = recipe.tag.split(":")
+        changes = [
+            f"LABEL bench.project=container-overhead-bench bench.recipe={recipe.digest}",
+            "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        ]
+        client.api.import_image_from_file(str(tarball), repository=repository, tag=tag,
+                                          changes=changes)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    if not image_present(client, recipe):
+        raise UserError(f"the engine did not keep the imported image {recipe.tag}")
+    return recipe.tag
+
+
+def _chroot_versions(root: Path, names: list[str]) -> dict[str, str]:
+    result = subprocess.run(["chroot", str(root), "dpkg-query", "-W", "-f=${Package}\t${Version}\n",
+                             *names], capture_output=True, text=True, check=False)
+    return dict(line.split("\t", 1) for line in result.stdout.splitlines() if "\t" in line)
+
+
+def _pin_versions(root: Path, recipe: Recipe, progress: Progress) -> None:
+    """Install the host's exact versions where debootstrap's release pocket differs."""
+    names = [name for name, _ in recipe.packages]
+    have = _chroot_versions(root, names)
+    wrong = [(n, v) for n, v in recipe.packages if have.get(n) != v]
+    if not wrong:
+        return
+    progress("pinning host versions: " + ", ".join(f"{n}={v}" for n, v in wrong))
+    # The host's Debian sources (release, updates, security), not third-party ones.
+    sources = [Path("/etc/apt/sources.list"), *Path("/etc/apt/sources.list.d").glob("*")]
+    for path in sources:
+        if path.is_file() and "/debian" in path.read_text(errors="replace"):
+            target = "etc/apt/sources.list" if path.name == "sources.list" else (
+                f"etc/apt/sources.list.d/{path.name}")
+            shutil.copy(path, root / target)
+    shutil.copy("/etc/resolv.conf", root / "etc/resolv.conf")
+    env = {"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+    _stream(["chroot", str(root), "apt-get", "update", "-q"], progress, env=env)
+    _stream(["chroot", str(root), "apt-get", "install", "-y", "-q", "--no-install-recommends",
+             "--allow-downgrades", *[f"{n}={v}" for n, v in wrong]], progress, env=env)
+    still = [(n, v) for n, v in recipe.packages if _chroot_versions(root, names).get(n) != v]
+    if still:
+        raise UserError("could not install the host's versions in the image: "
+                        + ", ".join(f"{n}={v}" for n, v in still))
+
+
+def ensure_image(client: Any, packages: Iterable[str], progress: Progress = _quiet,
+                 rebuild: bool = False) -> tuple[Recipe, bool]:
+    """Host packages installed, image present for the recipe; returns (recipe, built)."""
+    packages = sorted(set(packages))
+    ensure_host_packages(packages, progress)
+    recipe = recipe_for(packages)
+    if image_present(client, recipe) and not rebuild:
+        return recipe, False
+    build(client, recipe, progress)
+    return recipe, True

@@ -1,0 +1,1 @@
+"""Formatters: they return data (text, rich renderables), callers write or print it."""

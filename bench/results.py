@@ -1,0 +1,198 @@
+"""Results on disk: ``results/<run-id>/run.json`` and ``samples.jsonl``.
+
+Never lose a result (hyperfine exports after every benchmark): each Sample is appended to
+samples.jsonl, flushed and fsync'd as soon as it exists; a run folder is never overwritten.
+Versioned like pyperf and asv: ``schema_version`` is an integer; older files are migrated
+by one function per bump, newer ones are refused with a clear message.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from bench.errors import UsageError
+
+SCHEMA_VERSION = 1
+RUN_FILE = "run.json"
+SAMPLES_FILE = "samples.jsonl"
+
+#: Migrations: MIGRATIONS[n] turns a schema-n run.json dict into schema n+1.
+MIGRATIONS: dict[int, Any] = {}
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One execution of a workload in one variant."""
+
+    run_id: str
+    seq: int
+    workload: str
+    variant: str
+    env: str
+    block: int
+    position: int
+    warmup: bool
+    status: str  # "ok" | "failed"
+    value: float | None
+    unit: str
+    error: str | None = None
+    requested_cpus: list[int] = field(default_factory=list)
+    affinity: list[int] | None = None
+    wall_s: float = 0.0
+    started_at: float = 0.0
+    instance: str = ""
+    exit_code: int | None = None
+    stdout_tail: str | None = None
+    stderr_tail: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Sample:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def new_run_id() -> str:
+    """Sortable and unique: ``20261127-214500-3fa2``."""
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
+
+
+def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    """Write a JSON file so that a reader never sees half of it."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump(data, handle, indent=2, sort_keys=False)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class RunStore:
+    """The writer of one run folder: nothing else writes results."""
+
+    def __init__(self, folder: Path, run_id: str) -> None:
+        self.folder = folder
+        self.run_id = run_id
+        self._samples = None
+
+    @classmethod
+    def create(cls, results_dir: Path, run_id: str | None = None) -> RunStore:
+        """Make a new run folder; refuses to reuse an existing one."""
+        run_id = run_id or new_run_id()
+        folder = results_dir / run_id
+        try:
+            results_dir.mkdir(parents=True, exist_ok=True)
+            folder.mkdir()
+        except FileExistsError:
+            raise UsageError(f"{folder}: run folder already exists; runs are never "
+                             "overwritten") from None
+        except OSError as err:
+            raise UsageError(f"{folder}: cannot create run folder: {err.strerror}") from None
+        return cls(folder, run_id)
+
+    def write_run(self, run: dict[str, Any]) -> None:
+        """(Re)write run.json atomically, stamped with the schema version."""
+        write_json_atomic(self.folder / RUN_FILE,
+                          {"schema_version": SCHEMA_VERSION, "run_id": self.run_id, **run})
+
+    def append(self, sample: Sample) -> None:
+        """Append one sample and make it durable before returning."""
+        if self._samples is None:
+            self._samples = open(self.folder / SAMPLES_FILE, "a", encoding="utf-8")  # noqa: SIM115
+        self._samples.write(json.dumps(sample.to_dict(), separators=(",", ":")) + "\n")
+        self._samples.flush()
+        os.fsync(self._samples.fileno())
+
+    def close(self) -> None:
+        if self._samples is not None:
+            self._samples.close()
+            self._samples = None
+
+
+@dataclass
+class LoadedRun:
+    """A run folder read back: run.json as a dict, the samples, and load warnings."""
+
+    folder: Path
+    run: dict[str, Any]
+    samples: list[Sample]
+    warnings: list[str] = field(default_factory=list)
+
+
+def load_run(folder: Path | str) -> LoadedRun:
+    """Read a run folder; UsageError naming the file for anything malformed.
+
+    A truncated last line in samples.jsonl (the run was killed mid-write) is skipped
+    with a warning; every complete line is kept.
+    """
+    folder = Path(folder)
+    run_path = folder / RUN_FILE
+    if not folder.is_dir():
+        raise UsageError(f"{folder}: no such run folder")
+    try:
+        run = json.loads(run_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"{run_path}: missing; not a run folder") from None
+    except (ValueError, UnicodeDecodeError) as err:
+        raise UsageError(f"{run_path}: not valid JSON: {err}") from None
+    if not isinstance(run, dict):
+        raise UsageError(f"{run_path}: expected a JSON object")
+    run = migrate(run, str(run_path))
+    samples: list[Sample] = []
+    warnings: list[str] = []
+    samples_path = folder / SAMPLES_FILE
+    if samples_path.exists():
+        lines = samples_path.read_bytes().split(b"\n")
+        last = len(lines) - 1
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                data = json.loads(line)
+                if not isinstance(data, dict):
+                    raise ValueError("not an object")
+                samples.append(Sample.from_dict(data))
+            except (ValueError, TypeError, UnicodeDecodeError) as err:
+                if number - 1 == last:
+                    warnings.append(f"{samples_path}:{number}: truncated last line skipped "
+                                    "(the run was probably interrupted while writing)")
+                else:
+                    raise UsageError(f"{samples_path}:{number}: not a valid sample: "
+                                     f"{err}") from None
+    return LoadedRun(folder, run, samples, warnings)
+
+
+def migrate(run: dict[str, Any], where: str) -> dict[str, Any]:
+    """Bring a run.json dict up to SCHEMA_VERSION; refuse newer files."""
+    version = run.get("schema_version")
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise UsageError(f"{where}: 'schema_version' missing or not an integer")
+    if version > SCHEMA_VERSION:
+        raise UsageError(f"{where}: schema_version {version} is newer than this bench "
+                         f"understands ({SCHEMA_VERSION}); upgrade bench to read it")
+    while version < SCHEMA_VERSION:
+        if version not in MIGRATIONS:
+            raise UsageError(f"{where}: schema_version {version} is too old to migrate")
+        run = MIGRATIONS[version](run)
+        version += 1
+        run["schema_version"] = version
+    return run

@@ -1,0 +1,864 @@
+"""Pure statistics for native-vs-container comparisons (the method is METHOD.md).
+
+Functions over numbers only: no I/O, no printing, no global state. Every random choice
+comes from ``numpy.random.default_rng(seed)``, so a report rebuilt from the same data is
+identical.
+
+Conventions the callers rely on:
+
+* Effects live in log space on a *cost* (METHOD §1). Per block b,
+  ``d_b = ln cost(variant, b) - ln cost(baseline, b)`` and ``overhead = exp(mean d) - 1``:
+  +0.05 means the variant costs 5% more per unit of work. Intervals are computed on mean d
+  and mapped to overhead units with ``exp(x) - 1``.
+* The equivalence margin D is in overhead units, exactly as METHOD §3 words it: the
+  interval must lie inside (-D, +D), i.e. mean d inside (ln(1 - D), ln(1 + D)).
+* Verdicts use a *decision interval*: the hull (union) of the BCa bootstrap interval and
+  the Student-t interval at the same level. The bootstrap over blocks (Efron 1987) adapts
+  to skew and outliers; the t interval keeps the nominal level where the bootstrap is known
+  to be too narrow (few blocks, the small alphas of Holm and of sequential looks). A claim
+  is made only when both agree, and the interval the report prints is the one the verdict
+  used.
+"""
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from numpy.typing import ArrayLike
+from scipy import optimize, special, stats
+
+BETTER = ("higher", "lower")
+VERDICTS = ("equivalent", "overhead", "faster", "inconclusive")
+MIN_RESAMPLES = 2000
+BLOCKS_CAP = 1_000_000
+BIMODALITY_THRESHOLD = 5 / 9  # Sarle's coefficient of a uniform distribution
+
+_MAD_TO_Z = 0.6745  # Iglewicz & Hoaglin (1993): Phi^-1(0.75), makes MAD consistent for sigma
+_MEANAD_TO_SIGMA = math.sqrt(math.pi / 2)  # E|X - mu| = sigma * sqrt(2 / pi) for normal X
+_NO_SPEND = 1e-15  # alpha increments below this are numerically zero: no rejection possible
+_CALIBRATION_SEED = 20_231_127
+_CALIBRATION_RUNS = 200_000
+
+
+# --------------------------------------------------------------------------- effect size
+
+
+def log_costs(values: ArrayLike, better: str) -> np.ndarray:
+    """Return ln(cost) per value: cost = 1/metric if higher is better, else the metric.
+
+    Working on costs makes "+5%" mean "5% more expensive" whatever the metric's direction
+    (METHOD §1). Raises ValueError for non-positive or non-finite values or a bad `better`.
+    """
+    if better not in BETTER:
+        raise ValueError(f"better must be one of {BETTER}, got {better!r}")
+    v = np.asarray(values, dtype=float)
+    if v.ndim != 1:
+        raise ValueError("values must be one-dimensional")
+    if not np.all(np.isfinite(v)) or np.any(v <= 0):
+        raise ValueError("metric values must be finite and > 0 to take a log cost")
+    logs = np.log(v)
+    return -logs if better == "higher" else logs
+
+
+def paired_log_diffs(variant: ArrayLike, baseline: ArrayLike, better: str) -> np.ndarray:
+    """Per-block paired differences ``d_b = ln cost(variant, b) - ln cost(baseline, b)``.
+
+    ``variant[b]`` and ``baseline[b]`` are the two arms' values in block b (one value per
+    arm per block); pairing by block cancels drift shared by the block (METHOD §1, §2).
+    """
+    v = log_costs(variant, better)
+    b = log_costs(baseline, better)
+    if v.size != b.size:
+        raise ValueError(
+            f"variant and baseline must be aligned by block: {v.size} != {b.size} values"
+        )
+    if v.size == 0:
+        raise ValueError("need at least one block")
+    return v - b
+
+
+def overhead(d: ArrayLike) -> float:
+    """Point estimate ``exp(mean d) - 1`` (the geometric mean of the per-block cost ratios)."""
+    return math.expm1(float(_values(d).mean()))
+
+
+def geometric_mean_overhead(overheads: ArrayLike) -> float:
+    """Summary across workloads: geometric mean of ``1 + o``, minus 1 (METHOD §1).
+
+    Ratios are never averaged arithmetically: +100% and -50% cancel, as they should.
+    """
+    o = np.asarray(overheads, dtype=float)
+    if o.ndim != 1 or o.size == 0:
+        raise ValueError("need a non-empty one-dimensional sequence of overheads")
+    if not np.all(np.isfinite(o)) or np.any(o <= -1):
+        raise ValueError("overheads must be finite and > -1 (a cost ratio must be positive)")
+    return math.expm1(float(np.log1p(o).mean()))
+
+
+# ----------------------------------------------------------------------------- intervals
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A confidence interval in overhead units (fractions: 0.05 is +5%)."""
+
+    lo: float
+    hi: float
+    level: float
+    method: str
+
+    def contains(self, value: float) -> bool:
+        return self.lo <= value <= self.hi
+
+
+def t_interval(d: ArrayLike, level: float = 0.95) -> Interval:
+    """Student t interval on mean d, mapped to overhead units (cross-check, METHOD §2).
+
+    With fewer than 2 blocks nothing is known: the interval is (-100%, +inf). With zero
+    variance it degenerates to [x, x].
+    """
+    x = _values(d)
+    _check_level(level)
+    return _t_interval(x, (1 - level) / 2)
+
+
+def bootstrap_ci(
+    d: ArrayLike,
+    level: float = 0.95,
+    n_resamples: int = MIN_RESAMPLES,
+    seed: int = 0,
+    method: str = "bca",
+) -> Interval:
+    """Bootstrap interval for the overhead, resampling blocks (METHOD §2).
+
+    The statistic is mean d; the endpoints are mapped with ``exp(x) - 1``. ``method`` is
+    "bca" (bias-corrected and accelerated, Efron 1987; Efron & Tibshirani 1993 §14.3, with
+    the jackknife acceleration and mid-rank bias correction that scipy.stats.bootstrap
+    uses) or "percentile". At least 2,000 resamples. With fewer than 2 blocks or zero
+    variance the interval degenerates to [x, x]. Where the BCa transform is undefined (an
+    extreme level with strong acceleration) the endpoint falls back to the most extreme
+    resample, the conservative choice.
+    """
+    x = _values(d)
+    _check_level(level)
+    _check_resamples(n_resamples)
+    if method not in ("bca", "percentile"):
+        raise ValueError(f"method must be 'bca' or 'percentile', got {method!r}")
+    if x.size < 2 or _sd(x) == 0:
+        est = math.expm1(float(x.mean()))
+        return Interval(est, est, level, method)
+    boot = _boot_means(x, n_resamples, seed)
+    tail = (1 - level) / 2
+    lo, hi = np.expm1(_boot_quantiles(x, boot, np.array([tail, 1 - tail]), method))
+    return Interval(float(lo), float(hi), level, method)
+
+
+# ---------------------------------------------------------------------------- p-values
+
+
+def tost_pvalue(d: ArrayLike, margin: float) -> float:
+    """TOST p-value for "the overhead lies inside (-margin, +margin)".
+
+    Two one-sided t-tests on mean d (Schuirmann 1987; Lakens 2017) against the log bounds
+    ln(1 - margin) and ln(1 + margin), i.e. the margin in overhead units as METHOD §3
+    states it; p is the larger of the two one-sided p-values, so p < alpha exactly when the
+    1 - 2*alpha t interval lies inside the margin. Fewer than 2 blocks give p = 1.
+    """
+    x = _values(d)
+    _check_margin(margin)
+    n = x.size
+    if n < 2:
+        return 1.0
+    m = float(x.mean())
+    lo, hi = math.log1p(-margin), math.log1p(margin)
+    se = _sd(x) / math.sqrt(n)
+    if se == 0:
+        return 0.0 if lo < m < hi else 1.0
+    p_lower = float(special.stdtr(n - 1, -(m - lo) / se))  # H0: mean d <= ln(1 - margin)
+    p_upper = float(special.stdtr(n - 1, (m - hi) / se))  # H0: mean d >= ln(1 + margin)
+    return max(p_lower, p_upper)
+
+
+def difference_pvalue(d: ArrayLike) -> float:
+    """Two-sided one-sample t-test of mean d == 0 (same as scipy.stats.ttest_1samp).
+
+    Fewer than 2 blocks give p = 1; zero variance gives 0 (mean != 0) or 1 (mean == 0).
+    """
+    x = _values(d)
+    n = x.size
+    if n < 2:
+        return 1.0
+    m = float(x.mean())
+    se = _sd(x) / math.sqrt(n)
+    if se == 0:
+        return 1.0 if m == 0 else 0.0
+    return float(2 * special.stdtr(n - 1, -abs(m) / se))
+
+
+# --------------------------------------------------------------------- multiple testing
+
+
+def holm(pvalues: ArrayLike, alpha: float = 0.05) -> list[bool]:
+    """Holm-Bonferroni step-down rejections (Holm 1979), in input order.
+
+    Sort p ascending; reject H_(1), H_(2), ... while p_(k) <= alpha / (m - k + 1); stop at
+    the first failure. Controls the family-wise error rate at alpha under any dependence.
+    """
+    p = _pvalues(pvalues)
+    _check_alpha(alpha)
+    m = p.size
+    reject = [False] * m
+    for k, i in enumerate(np.argsort(p, kind="stable")):
+        if p[i] > alpha / (m - k):
+            break
+        reject[i] = True
+    return reject
+
+
+def holm_adjusted(pvalues: ArrayLike) -> np.ndarray:
+    """Holm adjusted p-values: ``max_{j<=k} min(1, (m - j + 1) p_(j))``, in input order.
+
+    H_i is rejected by Holm at level alpha exactly when its adjusted p-value is <= alpha.
+    """
+    p = _pvalues(pvalues)
+    m = p.size
+    order = np.argsort(p, kind="stable")
+    scaled = np.minimum(1.0, (m - np.arange(m)) * p[order])
+    adjusted = np.empty(m)
+    adjusted[order] = np.maximum.accumulate(scaled)
+    return adjusted
+
+
+def family_alphas(
+    p_difference: ArrayLike, p_equivalence: ArrayLike, alpha: float = 0.05
+) -> np.ndarray:
+    """Per-comparison alpha for a family in which each comparison tests two hypotheses.
+
+    Each comparison i carries a difference null (delta_i = 0: the ground for a false
+    "overhead"/"faster") and an equivalence null (|overhead_i| >= D: the ground for a false
+    "equivalent"). At most one of the two can be true, so a comparison can make at most
+    one false claim. This is Holm's procedure (Holm 1979) derived, as Holm is, by closed
+    testing with Bonferroni tests of each intersection (Marcus, Peritz & Gabriel 1976),
+    using that logical restriction (Shaffer 1986): both hypotheses of comparison i are
+    tested at ``alpha / k_i``, where k_i is the largest k such that at least k - 1 *other*
+    comparisons have ``max(p_difference_j, p_equivalence_j) > alpha / k``. A comparison
+    stops counting towards the divisor only once both of its hypotheses are rejected.
+    With one comparison this is alpha; when every equivalence p-value is 1 it is exactly
+    Holm on the difference p-values. The family-wise rate of any false claim is <= alpha.
+    """
+    pd = _pvalues(p_difference)
+    pe = _pvalues(p_equivalence)
+    if pd.size != pe.size:
+        raise ValueError("need one difference and one equivalence p-value per comparison")
+    _check_alpha(alpha)
+    worst = np.maximum(pd, pe)
+    m = worst.size
+    out = np.empty(m)
+    for i in range(m):
+        others = np.delete(worst, i)
+        k_i = next(k for k in range(m, 0, -1) if np.count_nonzero(others > alpha / k) >= k - 1)
+        out[i] = alpha / k_i
+    return out
+
+
+# ---------------------------------------------------------------------------- verdicts
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Everything the report says about one variant-vs-baseline comparison.
+
+    ``ci95`` and ``ci90`` are decision intervals (hull of BCa bootstrap and t, see the
+    module docstring) at levels 1 - alpha and 1 - 2*alpha_equivalence; their ``level``
+    says the level actually used (e.g. 0.983 after Holm with 3 comparisons). ``alpha`` is
+    the two-sided alpha of the difference test after Holm or sequential adjustment.
+    """
+
+    n_blocks: int
+    overhead: float
+    ci95: Interval
+    ci90: Interval
+    t_ci95: Interval
+    margin: float
+    alpha: float
+    verdict: str
+    significant: bool
+    mde: float
+    blocks_to_decide: int | None
+    sd: float
+    boot_ci95: Interval
+    p_difference: float
+    p_equivalence: float
+
+    @property
+    def decided(self) -> bool:
+        return self.verdict != "inconclusive"
+
+
+def compare(
+    variant: ArrayLike,
+    baseline: ArrayLike,
+    better: str,
+    margin: float = 0.02,
+    alpha: float = 0.05,
+    n_resamples: int = MIN_RESAMPLES,
+    seed: int = 0,
+) -> Comparison:
+    """Compare one variant with its baseline over aligned blocks (METHOD §3-§5).
+
+    Verdicts (METHOD §4), on decision intervals: ``equivalent`` when the 1 - 2*alpha
+    interval lies inside (-margin, +margin) (TOST; Schuirmann 1987); otherwise
+    ``overhead``/``faster`` when the 1 - alpha interval lies entirely above/below 0;
+    otherwise ``inconclusive``. ``significant`` is "the 1 - alpha interval excludes 0"
+    (with ``equivalent`` that is "significant but small").
+    """
+    x = paired_log_diffs(variant, baseline, better)
+    _check_margin(margin)
+    _check_alpha(alpha)
+    _check_resamples(n_resamples)
+    return _decide(x, alpha, alpha, margin, n_resamples, seed)
+
+
+def compare_family(
+    items: Sequence[tuple[ArrayLike, ArrayLike, str]],
+    margin: float = 0.02,
+    alpha: float = 0.05,
+    n_resamples: int = MIN_RESAMPLES,
+    seed: int = 0,
+) -> list[Comparison]:
+    """Compare every (variant, baseline, better) of one run with Holm across the family.
+
+    Each comparison's t-test p-values (difference, TOST) go into ``family_alphas``, the
+    Holm step-down adapted to one difference and one equivalence hypothesis per comparison;
+    comparison i is then decided exactly as ``compare`` would with ``alpha = alpha_i``
+    (its intervals are 1 - alpha_i and 1 - 2*alpha_i). ``Comparison.alpha`` is alpha_i,
+    the family size is ``len(items)``. Results come back in input order; each comparison
+    uses ``seed`` for its bootstrap, so it does not depend on its position.
+    """
+    _check_margin(margin)
+    _check_alpha(alpha)
+    _check_resamples(n_resamples)
+    diffs = [paired_log_diffs(v, b, better) for v, b, better in items]
+    if not diffs:
+        return []
+    alphas = family_alphas(
+        [difference_pvalue(x) for x in diffs],
+        [tost_pvalue(x, margin) for x in diffs],
+        alpha,
+    )
+    return [
+        _decide(x, float(a), float(a), margin, n_resamples, seed)
+        for x, a in zip(diffs, alphas, strict=True)
+    ]
+
+
+def min_detectable_effect(sd: float, n: int, alpha: float = 0.05, power: float = 0.8) -> float:
+    """Smallest overhead a two-sided t-test at alpha detects with the given power.
+
+    ``delta = (t_{1-alpha/2, n-1} + t_{power, n-1}) * sd / sqrt(n)`` on mean d (the usual
+    t approximation to the noncentral t, ignoring the far tail), returned in overhead units
+    as exp(delta) - 1. Infinite with fewer than 2 blocks.
+    """
+    if n < 2:
+        return math.inf
+    _check_sd(sd)
+    _check_alpha(alpha)
+    _check_power(power)
+    df = n - 1
+    q = -float(special.stdtrit(df, alpha / 2)) + float(special.stdtrit(df, power))
+    return math.expm1(q * sd / math.sqrt(n))
+
+
+def blocks_needed(
+    sd: float,
+    margin: float,
+    true_effect: float = 0.0,
+    alpha: float = 0.05,
+    power: float = 0.8,
+) -> int:
+    """Smallest number of blocks for a decisive verdict with the given power.
+
+    ``sd`` is the sd of d_b; ``true_effect`` is an overhead (fraction). Two routes decide,
+    whichever needs fewer blocks: equivalence (possible when the effect lies inside the
+    margin: both one-sided tests at alpha must pass, failure probability approximated by
+    the sum of their t-approximated misses, the Chow & Liu / Julious 2004 sample-size
+    formula), and detection (effect != 0: two-sided t-test at alpha, the inverse of
+    ``min_detectable_effect``). Capped at ``BLOCKS_CAP``; 2 when sd == 0.
+    """
+    _check_sd(sd)
+    _check_margin(margin)
+    _check_alpha(alpha)
+    _check_power(power)
+    if not (math.isfinite(true_effect) and true_effect > -1):
+        raise ValueError("true_effect must be a finite overhead > -1")
+    if sd == 0:
+        return 2
+    delta = math.log1p(true_effect)
+    lo, hi = math.log1p(-margin), math.log1p(margin)
+    miss = 1 - power
+    needed = [BLOCKS_CAP]
+    if lo < delta < hi:
+
+        def equivalence_misses(n: int) -> bool:
+            df, se = n - 1, sd / math.sqrt(n)
+            crit = -float(special.stdtrit(df, alpha))
+            fail = special.stdtr(df, crit - (delta - lo) / se) + special.stdtr(
+                df, crit - (hi - delta) / se
+            )
+            return bool(fail > miss)
+
+        needed.append(_first_n(equivalence_misses))
+    if delta != 0:
+
+        def detection_misses(n: int) -> bool:
+            df, se = n - 1, sd / math.sqrt(n)
+            crit = -float(special.stdtrit(df, alpha / 2))
+            return bool(special.stdtr(df, crit - abs(delta) / se) > miss)
+
+        needed.append(_first_n(detection_misses))
+    return min(needed)
+
+
+# -------------------------------------------------------------------- adaptive stopping
+
+
+@dataclass(frozen=True)
+class SequentialDecision:
+    """One interim look: stop collecting this comparison? ``alpha_spent`` is cumulative."""
+
+    stop: bool
+    comparison: Comparison
+    look: int
+    alpha_spent: float
+
+
+def obf_spending(t: ArrayLike, alpha: float) -> np.ndarray:
+    """O'Brien-Fleming-type alpha spending of Lan & DeMets (1983) for one boundary.
+
+    ``alpha(t) = 2 - 2 Phi(z_{1-alpha/2} / sqrt(t))`` at information fraction t in (0, 1]:
+    almost nothing is spent early, all of alpha by t = 1.
+    """
+    tt = np.asarray(t, dtype=float)
+    return 2 * special.ndtr(-float(special.ndtri(1 - alpha / 2)) / np.sqrt(tt))
+
+
+def group_sequential_bounds(fractions: Sequence[float], alpha: float) -> np.ndarray:
+    """Upper z boundaries c_1..c_K for a one-sided group-sequential test at level alpha.
+
+    The boundary at look k makes P(Z_k >= c_k, Z_j < c_j for j < k) equal the increment
+    of ``obf_spending`` under H0, where Z_k is the standardised statistic with independent
+    increments at information ``fractions`` (increasing, last one 1). Computed by the
+    recursive numerical integration of Armitage, McPherson & Rowe (1969) (Jennison &
+    Turnbull 2000, ch. 19). ``inf`` where nothing is spent.
+    """
+    return np.array(_bounds(tuple(float(f) for f in fractions), float(alpha)))
+
+
+def sequential_levels(min_blocks: int, max_blocks: int, alpha: float) -> np.ndarray:
+    """One-sided nominal level of each look of a group-sequential t-test at level alpha.
+
+    Looks after every block from ``min_blocks`` to ``max_blocks``; information fraction
+    ``n / max_blocks``. The shape comes from the exact O'Brien-Fleming-type z boundaries
+    (``group_sequential_bounds``). Turning z boundaries into t-test levels at the same
+    nominal p (Jennison & Turnbull 2000, §3.8) overshoots alpha with few blocks (about
+    5.4% instead of 5% for 5..30 blocks), because the t statistics share an estimated
+    variance. So every level is multiplied by one factor, calibrated by simulating 200,000
+    normal runs of this t-test design (fixed seed, common random numbers) so that the
+    attained error is at most alpha minus two Monte Carlo standard errors. One look is a
+    plain t-test: level alpha. Cached per design.
+    """
+    if not 2 <= min_blocks <= max_blocks:
+        raise ValueError(f"need 2 <= min_blocks <= max_blocks, got {min_blocks}, {max_blocks}")
+    _check_alpha(alpha)
+    return np.array(_sequential_levels(min_blocks, max_blocks - min_blocks + 1, float(alpha)))
+
+
+def sequential_look(
+    variant: ArrayLike,
+    baseline: ArrayLike,
+    better: str,
+    *,
+    look: int,
+    max_looks: int,
+    margin: float = 0.02,
+    alpha: float = 0.05,
+    family_size: int = 1,
+    n_resamples: int = MIN_RESAMPLES,
+    seed: int = 0,
+) -> SequentialDecision:
+    """Interim analysis of one comparison in adaptive mode (METHOD §5).
+
+    Call with all blocks so far after every block from ``min_blocks`` on:
+    ``look = n_blocks - min_blocks + 1`` and ``max_looks = max_blocks - min_blocks + 1``
+    (looks one block apart; information fraction ``n / max_blocks``). Stop the workload
+    when every comparison's ``stop`` is true; ``stop`` is also true at the last look.
+
+    Group-sequential t-test with O'Brien-Fleming-type Lan-DeMets spending (Lan & DeMets
+    1983), see ``sequential_levels``: the difference test spends alpha/2 per side, each
+    one-sided test of the TOST spends alpha (the TOST needs no split: Schuirmann 1987).
+    The verdict is taken exactly as in ``compare``, at this look's nominal levels. The
+    intervals are repeated confidence intervals (Jennison & Turnbull 1989): they hold at
+    every look simultaneously, so the verdict of whichever look the runner stops at keeps
+    the false-claim rate <= alpha (simulated in tests/unit/test_stats_simulation.py).
+    ``comparison.alpha`` is this look's nominal two-sided alpha, ``comparison.ci95.level``
+    its confidence level; ``alpha_spent`` is the spending function's cumulative value.
+
+    Several comparisons in one run: pass ``family_size`` (the run's number of
+    comparisons); each comparison then uses alpha / family_size, the Bonferroni bound,
+    since Holm's step-down needs every final p-value at once and stopping times differ.
+    """
+    x = paired_log_diffs(variant, baseline, better)
+    _check_margin(margin)
+    _check_alpha(alpha)
+    _check_resamples(n_resamples)
+    if not 1 <= look <= max_looks:
+        raise ValueError(f"need 1 <= look <= max_looks, got look={look}, max_looks={max_looks}")
+    if family_size < 1:
+        raise ValueError("family_size must be >= 1")
+    n_first = x.size - look + 1
+    if n_first < 2:
+        raise ValueError(
+            f"look {look} with {x.size} blocks means the first look had {n_first} < 2 blocks"
+        )
+    a = alpha / family_size
+    alpha_diff = 2 * _sequential_levels(n_first, max_looks, a / 2)[look - 1]
+    alpha_equiv = _sequential_levels(n_first, max_looks, a)[look - 1]
+    comparison = _decide(x, alpha_diff, alpha_equiv, margin, n_resamples, seed)
+    spent = float(2 * obf_spending(x.size / (n_first + max_looks - 1), a / 2))
+    return SequentialDecision(
+        stop=comparison.decided or look == max_looks,
+        comparison=comparison,
+        look=look,
+        alpha_spent=spent,
+    )
+
+
+# --------------------------------------------------------------------------- diagnostics
+
+
+def modified_z(x: ArrayLike) -> np.ndarray:
+    """Modified z-scores ``0.6745 (x - median) / MAD`` (Iglewicz & Hoaglin 1993).
+
+    When MAD is 0 (over half the values identical) the mean absolute deviation from the
+    median, scaled by sqrt(pi/2) to estimate sigma, takes its place (the usual fallback,
+    e.g. IBM SPSS); when that is 0 too, every score is 0.
+    """
+    v = _values(x)
+    med = float(np.median(v))
+    dev = np.abs(v - med)
+    mad = float(np.median(dev))
+    if mad > 0:
+        return _MAD_TO_Z * (v - med) / mad
+    mean_ad = float(dev.mean())
+    if mean_ad > 0:
+        return (v - med) / (_MEANAD_TO_SIGMA * mean_ad)
+    return np.zeros_like(v)
+
+
+def outliers(x: ArrayLike, threshold: float = 3.5) -> np.ndarray:
+    """Boolean mask of outliers: ``|modified z| > threshold`` (Iglewicz & Hoaglin: 3.5)."""
+    return np.abs(modified_z(x)) > threshold
+
+
+def drift(x: ArrayLike) -> tuple[float, float]:
+    """Spearman rank correlation of value with index, and its p-value (scipy.spearmanr).
+
+    A rank correlation catches monotone drift (thermal, caches filling) without assuming
+    it is linear. (nan, nan) with fewer than 3 values or constant values.
+    """
+    v = np.asarray(x, dtype=float)
+    if v.ndim != 1:
+        raise ValueError("x must be one-dimensional")
+    if v.size < 3 or np.ptp(v) == 0:
+        return math.nan, math.nan
+    res = stats.spearmanr(np.arange(v.size), v)
+    return float(res.statistic), float(res.pvalue)
+
+
+def cv(x: ArrayLike) -> float:
+    """Coefficient of variation: sample sd (ddof=1) / mean; nan for n < 2 or mean 0."""
+    v = _values(x)
+    m = float(v.mean())
+    if v.size < 2 or m == 0:
+        return math.nan
+    return _sd(v) / m
+
+
+def bimodality_coefficient(x: ArrayLike) -> float:
+    """Sarle's bimodality coefficient ``(g^2 + 1) / (k + 3 (n-1)^2 / ((n-2)(n-3)))``.
+
+    g and k are the bias-corrected sample skewness and excess kurtosis (SAS Institute 1990;
+    Pfister et al. 2013). nan for n < 4 or constant values.
+    """
+    v = _values(x)
+    n = v.size
+    if n < 4 or np.ptp(v) == 0:
+        return math.nan
+    g = float(stats.skew(v, bias=False))
+    k = float(stats.kurtosis(v, bias=False))
+    return (g * g + 1) / (k + 3 * (n - 1) ** 2 / ((n - 2) * (n - 3)))
+
+
+def is_bimodal(x: ArrayLike) -> bool:
+    """True when Sarle's bimodality coefficient exceeds 5/9 (~0.555, a uniform's value).
+
+    A hint, not a test: needs n >= 4 (False otherwise) and is noisy for small n.
+    """
+    bc = bimodality_coefficient(x)
+    return bool(bc > BIMODALITY_THRESHOLD)
+
+
+# ------------------------------------------------------------------------------ private
+
+
+def _decide(
+    x: np.ndarray,
+    alpha_diff: float,
+    alpha_equiv: float,
+    margin: float,
+    n_resamples: int,
+    seed: int,
+) -> Comparison:
+    """Build the Comparison for log diffs x at the given (possibly adjusted) alphas."""
+    n = x.size
+    est = math.expm1(float(x.mean()))
+    sd = _sd(x) if n >= 2 else math.nan
+    level95, level90 = 1 - alpha_diff, 1 - 2 * alpha_equiv
+    if n >= 2 and sd > 0:
+        boot = _boot_means(x, n_resamples, seed)
+        probs = np.array([alpha_diff / 2, 1 - alpha_diff / 2, alpha_equiv, 1 - alpha_equiv])
+        q = np.expm1(_boot_quantiles(x, boot, probs, "bca"))
+        boot95 = Interval(float(q[0]), float(q[1]), level95, "bca")
+        boot90 = Interval(float(q[2]), float(q[3]), level90, "bca")
+    else:
+        boot95 = Interval(est, est, level95, "bca")
+        boot90 = Interval(est, est, level90, "bca")
+    t95 = _t_interval(x, alpha_diff / 2)
+    ci95 = _hull(boot95, t95)
+    ci90 = _hull(boot90, _t_interval(x, alpha_equiv))
+    if -margin < ci90.lo and ci90.hi < margin:
+        verdict = "equivalent"
+    elif ci95.lo > 0:
+        verdict = "overhead"
+    elif ci95.hi < 0:
+        verdict = "faster"
+    else:
+        verdict = "inconclusive"
+    to_decide = None
+    if verdict == "inconclusive" and n >= 2:
+        # alpha_diff == 0 only at looks that spend nothing; the fixed-n estimate then
+        # uses the smallest alpha that still means something.
+        a = max(alpha_diff, 1e-12)
+        to_decide = max(1, blocks_needed(sd, margin, est, alpha=a) - n)
+    return Comparison(
+        n_blocks=n,
+        overhead=est,
+        ci95=ci95,
+        ci90=ci90,
+        t_ci95=t95,
+        margin=margin,
+        alpha=alpha_diff,
+        verdict=verdict,
+        significant=ci95.lo > 0 or ci95.hi < 0,
+        mde=min_detectable_effect(sd, n, alpha=max(alpha_diff, 1e-12)),
+        blocks_to_decide=to_decide,
+        sd=sd,
+        boot_ci95=boot95,
+        p_difference=difference_pvalue(x),
+        p_equivalence=tost_pvalue(x, margin),
+    )
+
+
+def _t_interval(x: np.ndarray, tail: float) -> Interval:
+    """t interval with probability ``tail`` outside each end; tail 0 gives (-100%, +inf)."""
+    n, level = x.size, 1 - 2 * tail
+    if n < 2 or tail <= 0:
+        return Interval(-1.0, math.inf, level, "t")
+    m = float(x.mean())
+    se = _sd(x) / math.sqrt(n)
+    if se == 0:
+        return Interval(math.expm1(m), math.expm1(m), level, "t")
+    q = -float(special.stdtrit(n - 1, tail))
+    return Interval(math.expm1(m - q * se), math.expm1(m + q * se), level, "t")
+
+
+def _hull(a: Interval, b: Interval) -> Interval:
+    return Interval(min(a.lo, b.lo), max(a.hi, b.hi), a.level, f"{a.method}+{b.method}")
+
+
+def _boot_means(x: np.ndarray, n_resamples: int, seed: int) -> np.ndarray:
+    """Means of ``n_resamples`` resamples of the blocks, drawn with replacement."""
+    rng = np.random.default_rng(seed)
+    return x[rng.integers(0, x.size, size=(n_resamples, x.size))].mean(axis=1)
+
+
+def _boot_quantiles(x: np.ndarray, boot: np.ndarray, probs: np.ndarray, method: str) -> np.ndarray:
+    """Bootstrap endpoints (log space) for the lower-tail probabilities ``probs``."""
+    if method == "bca":
+        probs = _bca_probs(x, boot, probs)
+    return np.quantile(boot, probs)
+
+
+def _bca_probs(x: np.ndarray, boot: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """BCa-adjusted probabilities (Efron 1987; Efron & Tibshirani 1993 eq. 14.10)."""
+    b = boot.size
+    theta = x.mean()
+    frac = (np.count_nonzero(boot < theta) + np.count_nonzero(boot <= theta)) / (2 * b)
+    z0 = special.ndtri(min(max(frac, 0.5 / b), 1 - 0.5 / b))
+    n = x.size
+    jack = (x.sum() - x) / (n - 1)
+    u = jack.mean() - jack
+    accel = (u**3).sum() / (6 * (u**2).sum() ** 1.5)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = special.ndtri(probs)
+        shifted = z0 + z
+        denom = 1 - accel * shifted
+        adjusted = special.ndtr(z0 + shifted / denom)
+    ok = (denom > 0) & np.isfinite(adjusted)
+    return np.where(ok, adjusted, np.where(z < 0, 0.0, 1.0))
+
+
+@lru_cache(maxsize=128)
+def _bounds(fractions: tuple[float, ...], alpha: float) -> tuple[float, ...]:
+    """Cached body of ``group_sequential_bounds``: a sub-density of Z_k on a grid."""
+    t = np.asarray(fractions, dtype=float)
+    if t.ndim != 1 or t.size == 0 or np.any(np.diff(t) <= 0) or t[0] <= 0 or t[-1] != 1:
+        raise ValueError("information fractions must increase strictly and end at 1")
+    _check_alpha(alpha)
+    spent = np.concatenate([[0.0], obf_spending(t, alpha)])
+    floor = -8.0  # Z below -8 carries < 1e-15 of the mass; the grid ignores it
+    steps = np.sqrt(np.diff(t) / t[1:])  # sd of Z_k given Z_{k-1}, on the z scale
+    h = min(0.025, float(steps.min()) / 8) if t.size > 1 else 0.025
+
+    def grid(upper: float) -> tuple[np.ndarray, np.ndarray]:
+        top = min(upper, -floor)
+        n = max(3, math.ceil((top - floor) / h) | 1)  # odd, for Simpson's rule
+        z = np.linspace(floor, top, n)
+        w = np.ones(n)
+        w[1:-1:2], w[2:-1:2] = 4.0, 2.0
+        return z, w * (z[1] - z[0]) / 3
+
+    inc = spent[1] - spent[0]
+    bounds = [float(-special.ndtri(inc)) if inc > _NO_SPEND else math.inf]
+    z, w = grid(bounds[0])
+    density = np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
+    for k in range(1, t.size):
+        r_prev, r_now, sd_inc = math.sqrt(t[k - 1]), math.sqrt(t[k]), math.sqrt(t[k] - t[k - 1])
+        mass = w * density
+        inc = spent[k + 1] - spent[k]
+        bounds.append(_crossing_bound(z * r_prev / sd_inc, mass, r_now / sd_inc, inc))
+        y, w = grid(bounds[-1])
+        arg = (y[:, None] * r_now - z[None, :] * r_prev) / sd_inc
+        density = (np.exp(-0.5 * arg * arg) @ mass) * r_now / (sd_inc * math.sqrt(2 * math.pi))
+        z = y
+    return tuple(bounds)
+
+
+@lru_cache(maxsize=64)
+def _sequential_levels(n_first: int, n_looks: int, alpha: float) -> tuple[float, ...]:
+    """Cached body of ``sequential_levels`` (one-sided levels, calibrated)."""
+    n_last = n_first + n_looks - 1
+    fractions = tuple(n / n_last for n in range(n_first, n_last + 1))
+    z_levels = special.ndtr(-np.array(_bounds(fractions, alpha)))
+    if n_looks == 1:
+        return (float(z_levels[0]),)
+    rng = np.random.default_rng(_CALIBRATION_SEED)
+    runs = _CALIBRATION_RUNS
+    total, squares = np.zeros(runs), np.zeros(runs)
+    ratio = np.full(runs, np.inf)  # a run rejects at scale s iff min_k p_k / level_k <= s
+    for n in range(1, n_last + 1):
+        x = rng.standard_normal(runs)
+        total += x
+        squares += x * x
+        level = z_levels[n - n_first] if n >= n_first else 0.0
+        if level > 0:
+            mean = total / n
+            t = mean / np.sqrt((squares - n * mean * mean) / ((n - 1) * n))
+            np.minimum(ratio, special.stdtr(n - 1, -t) / level, out=ratio)
+    rejections = math.floor(alpha * runs - 2 * math.sqrt(alpha * (1 - alpha) * runs))
+    scale = float(np.partition(ratio, rejections - 1)[rejections - 1])
+    return tuple(float(v) for v in z_levels * scale)
+
+
+def _crossing_bound(shift: np.ndarray, mass: np.ndarray, scale: float, inc: float) -> float:
+    """The c with ``sum(mass * Phi(shift - c * scale)) == inc``: the next look's boundary."""
+    if inc <= _NO_SPEND:
+        return math.inf
+
+    def excess(c: float) -> float:
+        return float(mass @ special.ndtr(shift - c * scale)) - inc
+
+    return float(optimize.brentq(excess, -10.0, 40.0, xtol=1e-10))
+
+
+def _first_n(misses: Callable[[int], bool]) -> int:
+    """Smallest n >= 2 with ``misses(n)`` False (misses is monotone), capped."""
+    if not misses(2):
+        return 2
+    lo, hi = 2, 4
+    while misses(hi):
+        if hi >= BLOCKS_CAP:
+            return BLOCKS_CAP
+        lo, hi = hi, min(2 * hi, BLOCKS_CAP)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if misses(mid):
+            lo = mid
+        else:
+            hi = mid
+    return hi
+
+
+def _sd(x: np.ndarray) -> float:
+    """Sample sd (ddof=1); exactly 0 for identical values, whatever the rounding."""
+    return 0.0 if np.ptp(x) == 0 else float(x.std(ddof=1))
+
+
+def _values(x: ArrayLike) -> np.ndarray:
+    v = np.asarray(x, dtype=float)
+    if v.ndim != 1 or v.size == 0:
+        raise ValueError("need a non-empty one-dimensional sequence of values")
+    if not np.all(np.isfinite(v)):
+        raise ValueError("values must be finite")
+    return v
+
+
+def _pvalues(pvalues: ArrayLike) -> np.ndarray:
+    p = np.asarray(pvalues, dtype=float)
+    if p.ndim != 1:
+        raise ValueError("p-values must be one-dimensional")
+    if np.any(~((p >= 0) & (p <= 1))):
+        raise ValueError("p-values must lie in [0, 1]")
+    return p
+
+
+def _check_level(level: float) -> None:
+    if not 0 < level < 1:
+        raise ValueError(f"level must lie in (0, 1), got {level}")
+
+
+def _check_alpha(alpha: float) -> None:
+    if not 0 < alpha < 0.5:
+        raise ValueError(f"alpha must lie in (0, 0.5), got {alpha}")
+
+
+def _check_power(power: float) -> None:
+    if not 0 < power < 1:
+        raise ValueError(f"power must lie in (0, 1), got {power}")
+
+
+def _check_margin(margin: float) -> None:
+    if not 0 < margin < 1:
+        raise ValueError(f"margin must lie in (0, 1) (a fraction: 0.02 is 2%), got {margin}")
+
+
+def _check_sd(sd: float) -> None:
+    if not (math.isfinite(sd) and sd >= 0):
+        raise ValueError(f"sd must be finite and >= 0, got {sd}")
+
+
+def _check_resamples(n_resamples: int) -> None:
+    if n_resamples < MIN_RESAMPLES:
+        raise ValueError(f"need >= {MIN_RESAMPLES} bootstrap resamples, got {n_resamples}")

@@ -1,0 +1,471 @@
+"""Workload declarations (``workloads/*.toml``), variants and CLI options -> a validated Plan.
+
+A workload file declares one measured program and its primary metric::
+
+    name = "cpu.sysbench"             # category.tool, unique
+    category = "cpu"
+    description = "sysbench CPU test: primes up to 20000"
+    command = ["sysbench", "cpu", "--threads={threads}", "--time={duration}", "run"]
+    binaries = ["sysbench"]           # hashed on the host and in the image (same bits)
+    packages = ["sysbench"]           # Debian packages, installed on host and in the image
+    duration = 5                      # seconds, substituted for {duration}
+    quick_duration = 2                # used by --quick
+    timeout = 120                     # per sample, seconds
+
+    [metric]
+    name = "events_per_second"
+    unit = "events/s"
+    better = "higher"                 # or "lower"
+    parser = "sysbench-cpu"           # see bench.parsers.PARSERS, or "wall_time"
+    options = {}                      # parser options, e.g. {stressor = "matrix"}
+
+``{threads}`` is the number of measured CPUs. Every error names the file and the key.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+import string
+import tomllib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench import parsers
+from bench.errors import UsageError
+
+#: Built-in workload declarations shipped with the project.
+WORKLOADS_DIR = Path(__file__).resolve().parent.parent / "workloads"
+
+BETTER = ("higher", "lower")
+PLACEHOLDERS = {"threads", "duration"}
+
+_TOP_KEYS: dict[str, tuple[type, ...]] = {
+    "name": (str,),
+    "category": (str,),
+    "description": (str,),
+    "command": (list,),
+    "binaries": (list,),
+    "packages": (list,),
+    "duration": (int, float),
+    "quick_duration": (int, float),
+    "timeout": (int, float),
+    "metric": (dict,),
+}
+_REQUIRED_TOP = ("name", "category", "command", "metric")
+_METRIC_KEYS: dict[str, tuple[type, ...]] = {
+    "name": (str,),
+    "unit": (str,),
+    "better": (str,),
+    "parser": (str,),
+    "options": (dict,),
+}
+_REQUIRED_METRIC = ("name", "unit", "better", "parser")
+_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*\.[a-z0-9][a-z0-9_.-]*$")
+
+
+@dataclass(frozen=True)
+class Metric:
+    """The one primary metric of a workload."""
+
+    name: str
+    unit: str
+    better: str
+    parser: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Workload:
+    """One measured program, run with the same binary in every environment."""
+
+    name: str
+    category: str
+    command: tuple[str, ...]
+    metric: Metric
+    description: str = ""
+    binaries: tuple[str, ...] = ()
+    packages: tuple[str, ...] = ()
+    duration: float = 5.0
+    quick_duration: float = 2.0
+    timeout: float = 120.0
+    source: str = ""
+
+    def argv(self, threads: int, quick: bool = False) -> list[str]:
+        """The command with ``{threads}`` and ``{duration}`` filled in."""
+        duration = self.quick_duration if quick else self.duration
+        values = {"threads": str(threads), "duration": f"{duration:g}"}
+        return [arg.format(**values) for arg in self.command]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (lists, not tuples), as stored in run.json's plan."""
+        data = asdict(self)
+        for key in ("command", "binaries", "packages"):
+            data[key] = list(data[key])
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str = "run.json") -> Workload:
+        try:
+            return _build_workload(dict(data), where)
+        except UsageError:
+            raise
+        except (TypeError, KeyError, ValueError) as err:
+            raise UsageError(f"{where}: bad workload entry: {err}") from None
+
+
+def _check_types(table: dict[str, Any], spec: dict[str, tuple[type, ...]], where: str,
+                 prefix: str = "") -> None:
+    for key, value in table.items():
+        if key not in spec:
+            known = ", ".join(sorted(spec))
+            raise UsageError(f"{where}: unknown key '{prefix}{key}' (known keys: {known})")
+        types = spec[key]
+        if isinstance(value, bool) or not isinstance(value, types):
+            wanted = " or ".join(t.__name__ for t in types)
+            raise UsageError(f"{where}: key '{prefix}{key}' must be {wanted}, "
+                             f"got {type(value).__name__}")
+
+
+def _string_list(value: list[Any], where: str, key: str,
+                 allow_empty: bool = True) -> tuple[str, ...]:
+    if not allow_empty and not value:
+        raise UsageError(f"{where}: key '{key}' must not be empty")
+    for item in value:
+        if not isinstance(item, str) or not item:
+            raise UsageError(f"{where}: key '{key}' must be a list of non-empty strings")
+    return tuple(value)
+
+
+def _build_workload(data: dict[str, Any], where: str) -> Workload:
+    source = data.pop("source", None) or where
+    _check_types(data, _TOP_KEYS, where)
+    for key in _REQUIRED_TOP:
+        if key not in data:
+            raise UsageError(f"{where}: missing key '{key}'")
+    metric_table = data["metric"]
+    _check_types(metric_table, _METRIC_KEYS, where, prefix="metric.")
+    for key in _REQUIRED_METRIC:
+        if key not in metric_table:
+            raise UsageError(f"{where}: missing key 'metric.{key}'")
+    if metric_table["better"] not in BETTER:
+        raise UsageError(f"{where}: key 'metric.better' must be 'higher' or 'lower', "
+                         f"got '{metric_table['better']}'")
+    parser = metric_table["parser"]
+    if parser not in parsers.PARSERS and parser != parsers.WALL_TIME:
+        known = ", ".join([*sorted(parsers.PARSERS), parsers.WALL_TIME])
+        raise UsageError(f"{where}: key 'metric.parser': unknown parser '{parser}' "
+                         f"(known: {known})")
+    name = data["name"]
+    if not _NAME_RE.match(name):
+        raise UsageError(f"{where}: key 'name' must look like 'category.tool' "
+                         f"(lowercase letters, digits, '-', '_'), got '{name}'")
+    if name.split(".", 1)[0] != data["category"]:
+        raise UsageError(f"{where}: key 'name' must start with its category "
+                         f"'{data['category']}.', got '{name}'")
+    command = _string_list(data["command"], where, "command", allow_empty=False)
+    for arg in command:
+        try:
+            fields = {f for _, f, _, _ in string.Formatter().parse(arg) if f is not None}
+        except ValueError as err:
+            raise UsageError(f"{where}: key 'command': bad placeholder in '{arg}': {err}") from None
+        unknown = fields - PLACEHOLDERS
+        if unknown:
+            raise UsageError(f"{where}: key 'command': unknown placeholder "
+                             f"'{{{sorted(unknown)[0]}}}' (known: {{threads}}, {{duration}})")
+    for key in ("duration", "quick_duration", "timeout"):
+        if key in data and not data[key] > 0:
+            raise UsageError(f"{where}: key '{key}' must be positive, got {data[key]}")
+    metric = Metric(
+        name=metric_table["name"],
+        unit=metric_table["unit"],
+        better=metric_table["better"],
+        parser=parser,
+        options=dict(metric_table.get("options", {})),
+    )
+    return Workload(
+        name=name,
+        category=data["category"],
+        command=command,
+        metric=metric,
+        description=data.get("description", ""),
+        binaries=_string_list(data.get("binaries", []), where, "binaries"),
+        packages=_string_list(data.get("packages", []), where, "packages"),
+        duration=float(data.get("duration", 5.0)),
+        quick_duration=float(data.get("quick_duration", 2.0)),
+        timeout=float(data.get("timeout", 120.0)),
+        source=source,
+    )
+
+
+def load_workload(path: Path) -> Workload:
+    """Read and validate one workload file; UsageError names the file and key."""
+    where = str(path)
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except OSError as err:
+        raise UsageError(f"{where}: cannot read: {err.strerror}") from None
+    except tomllib.TOMLDecodeError as err:
+        raise UsageError(f"{where}: not valid TOML: {err}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{where}: not valid TOML: not UTF-8 text") from None
+    return _build_workload(data, where)
+
+
+def load_workloads(dirs: list[Path] | None = None) -> list[Workload]:
+    """All workloads of the built-in directory plus ``dirs``, sorted by name."""
+    found: dict[str, Workload] = {}
+    for directory in [WORKLOADS_DIR, *(dirs or [])]:
+        if not directory.is_dir():
+            raise UsageError(f"{directory}: workload directory not found")
+        for path in sorted(directory.glob("*.toml")):
+            workload = load_workload(path)
+            if workload.name in found:
+                raise UsageError(f"{path}: workload '{workload.name}' is already declared "
+                                 f"in {found[workload.name].source}")
+            found[workload.name] = workload
+    return sorted(found.values(), key=lambda w: w.name)
+
+
+def select_workloads(workloads: list[Workload], patterns: list[str]) -> list[Workload]:
+    """Workloads whose name matches any glob in ``patterns`` (all when empty)."""
+    if not patterns:
+        return list(workloads)
+    chosen = [w for w in workloads if any(fnmatch.fnmatchcase(w.name, p) for p in patterns)]
+    for pattern in patterns:
+        if not any(fnmatch.fnmatchcase(w.name, pattern) for w in workloads):
+            names = ", ".join(w.name for w in workloads)
+            raise UsageError(f"--workload '{pattern}' matches no workload (known: {names})")
+    return chosen
+
+
+# --- variants ---------------------------------------------------------------------------
+
+#: Environments and the settings (axes) each accepts, with their allowed values.  The
+#: first value of each axis is the default.
+ENVIRONMENT_AXES: dict[str, dict[str, tuple[str, ...]]] = {
+    "native": {},
+    "docker": {
+        "net": ("bridge", "host", "none"),
+        "seccomp": ("default", "unconfined"),
+    },
+    "fake": {
+        "scale": (),  # free-form positive number: multiplies the scripted cost
+        "cv": (),     # free-form: coefficient of variation of the scripted noise
+        "fail": (),   # free-form: fail every n-th sample (n > 0)
+    },
+}
+
+_VARIANT_RE = re.compile(r"^([a-z]+)(?:\[(.*)\])?$")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """An environment plus settings that change one mechanism, e.g. ``docker[net=host]``."""
+
+    env: str
+    settings: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def id(self) -> str:
+        if not self.settings:
+            return self.env
+        inner = ",".join(f"{k}={v}" for k, v in self.settings)
+        return f"{self.env}[{inner}]"
+
+    def setting(self, key: str, default: str = "") -> str:
+        return dict(self.settings).get(key, default)
+
+
+def parse_variant(text: str) -> Variant:
+    """Parse ``env`` or ``env[key=value,...]``; UsageError on unknown axes or values."""
+    match = _VARIANT_RE.match(text.strip())
+    if match is None:
+        raise UsageError(f"--variants: cannot parse '{text}' (expected e.g. 'docker[net=host]')")
+    env, inner = match.group(1), match.group(2)
+    if env not in ENVIRONMENT_AXES:
+        raise UsageError(f"--variants: unknown environment '{env}' in '{text}' "
+                         f"(known: {', '.join(ENVIRONMENT_AXES)})")
+    axes = ENVIRONMENT_AXES[env]
+    settings: dict[str, str] = {}
+    for part in filter(None, (inner or "").split(",")):
+        key, sep, value = part.partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not key or not value:
+            raise UsageError(f"--variants: expected key=value, got '{part}' in '{text}'")
+        if key not in axes:
+            known = ", ".join(axes) or "none"
+            raise UsageError(f"--variants: unknown axis '{key}' for {env} in '{text}' "
+                             f"(known: {known})")
+        allowed = axes[key]
+        if allowed and value not in allowed:
+            raise UsageError(f"--variants: unknown value '{value}' for {env} axis '{key}' "
+                             f"(known: {', '.join(allowed)})")
+        if key in settings:
+            raise UsageError(f"--variants: axis '{key}' given twice in '{text}'")
+        settings[key] = value
+    # Defaults are dropped so that docker and docker[net=bridge] are the same variant.
+    canonical = tuple((k, settings[k]) for k in axes
+                      if k in settings and not (axes[k] and settings[k] == axes[k][0]))
+    return Variant(env, canonical)
+
+
+def parse_variants(texts: list[str]) -> list[Variant]:
+    """Parse a list of variant specs (each may hold several, comma-separated at top level)."""
+    variants: list[Variant] = []
+    for text in texts:
+        for spec in _split_top_level(text):
+            variant = parse_variant(spec)
+            if variant in variants:
+                raise UsageError(f"--variants: '{variant.id}' given twice")
+            variants.append(variant)
+    if not variants:
+        raise UsageError("--variants: no variant given")
+    return variants
+
+
+def _split_top_level(text: str) -> list[str]:
+    parts, depth, current = [], 0, ""
+    for char in text:
+        if char == "[":
+            depth += 1
+        elif char == "]":
+            depth -= 1
+        if char == "," and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += char
+    parts.append(current)
+    return [p.strip() for p in parts if p.strip()]
+
+
+# --- CPUs -------------------------------------------------------------------------------
+
+def online_cpus() -> list[int]:
+    """CPUs this process may run on (online and allowed)."""
+    return sorted(os.sched_getaffinity(0))
+
+
+def parse_cpus(text: str) -> tuple[int, ...]:
+    """Parse a CPU list such as ``1``, ``0-3`` or ``1,3-4``; check each is online."""
+    cpus: set[int] = set()
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        lo, sep, hi = part.partition("-")
+        try:
+            first, last = int(lo), int(hi) if sep else int(lo)
+        except ValueError:
+            raise UsageError(f"--cpus: cannot parse '{part}' in '{text}' "
+                             "(expected e.g. '1', '0-3' or '1,3')") from None
+        if first < 0 or last < first:
+            raise UsageError(f"--cpus: bad range '{part}' in '{text}'")
+        cpus.update(range(first, last + 1))
+    if not cpus:
+        raise UsageError("--cpus: empty CPU list")
+    online = set(online_cpus())
+    missing = sorted(cpus - online)
+    if missing:
+        raise UsageError(f"--cpus: CPU {missing[0]} is not online or not allowed "
+                         f"(available: {format_cpus(online)})")
+    return tuple(sorted(cpus))
+
+
+def default_cpus() -> tuple[int, ...]:
+    """All allowed CPUs but the first, which stays for the harness and the engine."""
+    cpus = online_cpus()
+    return tuple(cpus[1:]) if len(cpus) > 1 else tuple(cpus)
+
+
+def format_cpus(cpus: set[int] | tuple[int, ...] | list[int]) -> str:
+    """Compact CPU list: ``{0, 1, 2, 5}`` -> ``0-2,5``."""
+    items = sorted(cpus)
+    ranges: list[str] = []
+    start = prev = None
+    for cpu in [*items, None]:
+        if start is not None and (cpu is None or cpu != prev + 1):
+            ranges.append(str(start) if start == prev else f"{start}-{prev}")
+            start = None
+        if cpu is not None and start is None:
+            start = cpu
+        prev = cpu
+    return ",".join(ranges)
+
+
+# --- plan -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything that determines what a run measures; stored in run.json for --replay."""
+
+    workloads: tuple[Workload, ...]
+    variants: tuple[Variant, ...]
+    cpus: tuple[int, ...]
+    blocks: int = 10
+    warmup: int = 1
+    seed: int = 0
+    quick: bool = False
+    margin: float = 0.02
+    alpha: float = 0.05
+
+    @property
+    def baseline(self) -> Variant:
+        """``native`` when present, else the first variant."""
+        for variant in self.variants:
+            if variant.env == "native" and not variant.settings:
+                return variant
+        return self.variants[0]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "workloads": [w.to_dict() for w in self.workloads],
+            "variants": [v.id for v in self.variants],
+            "cpus": list(self.cpus),
+            "blocks": self.blocks,
+            "warmup": self.warmup,
+            "seed": self.seed,
+            "quick": self.quick,
+            "margin": self.margin,
+            "alpha": self.alpha,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str = "run.json") -> Plan:
+        try:
+            return make_plan(
+                workloads=[Workload.from_dict(w, where) for w in data["workloads"]],
+                variants=parse_variants(list(data["variants"])),
+                cpus=tuple(int(c) for c in data["cpus"]),
+                blocks=int(data["blocks"]),
+                warmup=int(data["warmup"]),
+                seed=int(data["seed"]),
+                quick=bool(data["quick"]),
+                margin=float(data.get("margin", 0.02)),
+                alpha=float(data.get("alpha", 0.05)),
+            )
+        except (KeyError, TypeError, ValueError) as err:
+            raise UsageError(f"{where}: bad plan: {err!r}") from None
+
+
+def make_plan(workloads: list[Workload], variants: list[Variant], cpus: tuple[int, ...],
+              blocks: int = 10, warmup: int = 1, seed: int = 0, quick: bool = False,
+              margin: float = 0.02, alpha: float = 0.05) -> Plan:
+    """Validate options and build the Plan."""
+    if not workloads:
+        raise UsageError("no workload selected")
+    if blocks < 2:
+        raise UsageError(f"--blocks must be at least 2 (got {blocks}): blocks are the unit "
+                         "of the confidence interval")
+    if warmup < 0:
+        raise UsageError(f"--warmup must be 0 or more (got {warmup})")
+    if not 0 < margin < 1:
+        raise UsageError(f"--margin must be between 0 and 100% (got {margin * 100:g}%)")
+    if not 0 < alpha < 0.5:
+        raise UsageError(f"--alpha must be between 0 and 0.5 (got {alpha:g})")
+    if len(variants) < 2:
+        raise UsageError("--variants: need at least two variants to compare "
+                         "(e.g. 'native,docker')")
+    return Plan(tuple(workloads), tuple(variants), tuple(cpus), blocks, warmup, seed, quick,
+                margin, alpha)

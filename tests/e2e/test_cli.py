@@ -1,0 +1,156 @@
+"""The bench CLI as a user runs it: real processes, real engine, exit codes and messages."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench import engine, results
+
+pytestmark = pytest.mark.e2e
+
+
+def bench(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "bench", *args], capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def only_run_folder(out: Path) -> Path:
+    (folder,) = out.iterdir()
+    return folder
+
+
+@pytest.mark.docker
+def test_quick_suite_end_to_end_pinned_to_one_cpu(tmp_path):
+    """`bench run --quick --cpus N`: >= 3 workloads x {native, docker}, summary, folder."""
+    from bench import suite
+
+    cpu = suite.online_cpus()[-1]
+    proc = bench("run", "--quick", "--cpus", str(cpu), "--seed", "5", "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "comparisons equivalent within" in proc.stdout
+    assert "Traceback" not in proc.stderr
+    loaded = results.load_run(only_run_folder(tmp_path))
+    assert loaded.run["status"] == "complete"
+    workloads = {s.workload for s in loaded.samples}
+    assert len(workloads) >= 3
+    for name in workloads:
+        variants = {s.variant for s in loaded.samples if s.workload == name and s.ok}
+        assert variants == {"native", "docker"}, name
+        assert f"{name}" in proc.stdout
+    # Every sample's affinity, read from inside the workload process, is exactly {cpu}.
+    assert {tuple(s.affinity) for s in loaded.samples} == {(cpu,)}
+    # Same bits recorded for both environments, and the facts a reader needs.
+    binaries = loaded.run["binaries"]
+    assert binaries["native"] == binaries["docker"]
+    for key in ("cpu_model", "kernel", "cgroup_version", "smt", "governors"):
+        assert key in loaded.run["host"]
+    for key in ("engine_version", "storage_driver", "seccomp", "userland_proxy"):
+        assert key in loaded.run["engine"]
+    assert not any(engine.leftovers(engine.connect(), loaded.run["run_id"]).values())
+
+
+@pytest.mark.docker
+def test_run_whose_workload_fails_leaves_nothing(tmp_path):
+    workloads = tmp_path / "workloads"
+    workloads.mkdir()
+    (workloads / "cpu.broken.toml").write_text(
+        'name = "cpu.broken"\ncategory = "cpu"\n'
+        'command = ["sysbench", "cpu", "--no-such-option", "run"]\n'
+        'binaries = ["sysbench"]\npackages = ["sysbench"]\n'
+        '[metric]\nname = "eps"\nunit = "events/s"\nbetter = "higher"\nparser = "sysbench-cpu"\n')
+    out = tmp_path / "out"
+    proc = bench("run", "--workload-dir", str(workloads), "-w", "cpu.broken", "--blocks", "2",
+                 "--warmup", "0", "--out", str(out))
+    assert proc.returncode == 1
+    assert "every sample failed" in proc.stderr
+    loaded = results.load_run(only_run_folder(out))
+    assert len(loaded.samples) == 4 and not any(s.ok for s in loaded.samples)
+    assert all("exit code" in s.error for s in loaded.samples)
+    assert not any(engine.leftovers(engine.connect(), loaded.run["run_id"]).values())
+
+
+def test_replay_runs_the_same_plan(tmp_path):
+    first = tmp_path / "first"
+    proc = bench("run", "--variants", "fake,fake[scale=1.2]", "-w", "cpu.sysbench",
+                 "--blocks", "4", "--seed", "9", "--out", str(first))
+    assert proc.returncode == 0, proc.stderr
+    original = only_run_folder(first)
+    second = tmp_path / "second"
+    proc = bench("run", "--replay", str(original), "--out", str(second))
+    assert proc.returncode == 0, proc.stderr
+    a, b = results.load_run(original), results.load_run(only_run_folder(second))
+    assert a.run["plan"] == b.run["plan"]
+    assert b.run["replay_of"] == str(original)
+    assert [(s.variant, s.block, s.value) for s in a.samples] == \
+        [(s.variant, s.block, s.value) for s in b.samples]
+    assert "overhead +" in proc.stdout
+
+
+def test_analyze_reanalyses_with_another_margin(tmp_path):
+    proc = bench("run", "--variants", "fake,fake[scale=1.03]", "-w", "cpu.sysbench",
+                 "--blocks", "10", "--seed", "1", "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    proc = bench("analyze", str(only_run_folder(tmp_path)), "--margin", "10")
+    assert proc.returncode == 0, proc.stderr
+    assert "within +/-10%" in proc.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["run", "--cpus", "4096"], "--cpus: CPU 4096 is not online"),
+    (["run", "--variants", "docker[net=wifi]"], "unknown value 'wifi'"),
+    (["run", "--workload", "gpu.*"], "matches no workload"),
+    (["run", "--margin", "0"], "--margin must be between"),
+    (["run", "--alpha", "2"], "--alpha must be between"),
+    (["run", "--blocks", "1"], "--blocks must be at least 2"),
+    (["run", "--blocks", "many"], "'many' is not a valid integer"),
+    (["run", "--workload-dir", "/nonexistent"], "workload directory not found"),
+    (["analyze", "/nonexistent"], "no such run folder"),
+    (["frobnicate"], "No such command"),
+])
+def test_bad_input_is_one_line_exit_2_no_traceback(args, message):
+    proc = bench(*args, timeout=60)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+    assert message in lines[0]
+
+
+def test_bad_workload_file_names_file_and_key(tmp_path):
+    (tmp_path / "cpu.x.toml").write_text('name = "cpu.x"\ncategory = "cpu"\ncommand = ["x"]\n'
+                                         '[metric]\nname = "m"\nunit = "u"\nbetter = "up"\n'
+                                         'parser = "regex"\n')
+    proc = bench("list", "--workload-dir", str(tmp_path), timeout=60)
+    assert proc.returncode == 2
+    assert f"{tmp_path / 'cpu.x.toml'}: key 'metric.better'" in proc.stderr
+
+
+def test_newer_results_are_refused(tmp_path):
+    (tmp_path / "run.json").write_text(json.dumps({"schema_version": 99}))
+    proc = bench("analyze", str(tmp_path), timeout=60)
+    assert proc.returncode == 2 and "newer than this bench" in proc.stderr
+
+
+def test_list_shows_workloads_and_variants():
+    proc = bench("list", timeout=60)
+    assert proc.returncode == 0
+    for text in ("cpu.sysbench", "memory.sysbench", "events/s", "net=bridge|host|none"):
+        assert text in proc.stdout
+
+
+@pytest.mark.parametrize("command", [["run"], ["analyze"], ["list"], ["doctor"],
+                                     ["image", "build"]])
+def test_help_on_each_command(command):
+    proc = bench(*command, "--help", timeout=60)
+    assert proc.returncode == 0 and "Usage:" in proc.stdout
+
+
+@pytest.mark.docker
+def test_doctor_reports_engine_and_image():
+    proc = bench("doctor", timeout=120)
+    assert "engine: Docker" in proc.stdout, proc.stdout + proc.stderr
+    assert "image:" in proc.stdout and "governor" in proc.stdout

@@ -1,0 +1,90 @@
+"""The runner through the fake environment: exact, fast, no engine."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench import results, runner, suite
+from tests.conftest import fake_workload
+
+
+def plan(variants="fake,fake[scale=1.1]", blocks=5, warmup=1, seed=11, workloads=None):
+    return suite.make_plan(workloads or [fake_workload("cpu.a"), fake_workload("memory.b")],
+                           suite.parse_variants([variants]), tuple(suite.default_cpus()),
+                           blocks=blocks, warmup=warmup, seed=seed)
+
+
+class Recorder:
+    def __init__(self):
+        self.stages, self.samples, self.total = [], [], None
+
+    def stage(self, message):
+        self.stages.append(message)
+
+    def begin(self, total):
+        self.total = total
+
+    def sample(self, step, sample, done, total):
+        self.samples.append((step.seq, sample.seq, done, total))
+
+
+def no_engine():
+    raise AssertionError("fake variants must not connect to an engine")
+
+
+def test_every_step_becomes_a_stored_sample(tmp_path):
+    recorder = Recorder()
+    outcome = runner.run(plan(), tmp_path, reporter=recorder, connect=no_engine)
+    assert outcome.status == "complete"
+    loaded = results.load_run(outcome.folder)
+    assert len(loaded.samples) == outcome.samples == recorder.total == 2 * 6 * 2
+    assert [s.seq for s in loaded.samples] == list(range(24))
+    assert sum(s.warmup for s in loaded.samples) == 2 * 1 * 2
+    assert all(s.affinity == s.requested_cpus == list(suite.default_cpus())
+               for s in loaded.samples)
+    run = loaded.run
+    assert run["status"] == "complete" and run["samples"] == 24
+    assert run["plan"]["seed"] == 11 and run["baseline"] == "fake"
+    assert run["host"]["kernel"]
+
+
+def test_fake_values_are_reproducible_and_scaled(tmp_path):
+    first = results.load_run(runner.run(plan(), tmp_path / "a", connect=no_engine).folder)
+    again = results.load_run(runner.run(plan(), tmp_path / "b", connect=no_engine).folder)
+    assert [s.value for s in first.samples] == [s.value for s in again.samples]
+    base = [s.value for s in first.samples if s.variant == "fake"]
+    slow = [s.value for s in first.samples if s.variant == "fake[scale=1.1]"]
+    assert sum(slow) / len(slow) < sum(base) / len(base)  # higher is better, 10% costlier
+
+
+def test_failed_samples_are_recorded_and_the_run_goes_on(tmp_path):
+    outcome = runner.run(plan("fake,fake[fail=3]"), tmp_path, connect=no_engine)
+    loaded = results.load_run(outcome.folder)
+    failed = [s for s in loaded.samples if not s.ok]
+    assert outcome.status == "complete" and failed and outcome.failed == len(failed)
+    assert all(s.variant == "fake[fail=3]" and s.value is None for s in failed)
+    assert all("exit code 1" in s.error and "scripted failure" in s.stderr_tail for s in failed)
+
+
+def test_interrupt_keeps_completed_samples_and_marks_the_run(tmp_path):
+    class Interrupting(Recorder):
+        def sample(self, step, sample, done, total):
+            if done == 5:
+                raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        runner.run(plan(), tmp_path, reporter=Interrupting(), connect=no_engine)
+    (folder,) = tmp_path.iterdir()
+    loaded = results.load_run(folder)
+    assert loaded.run["status"] == "interrupted"
+    assert len(loaded.samples) == 5
+
+
+def test_binary_mismatch_is_a_warning():
+    same = {"native": {"x": {"sha256": "aa"}}, "docker": {"x": {"sha256": "aa"}}}
+    assert runner.binary_warnings(same) == []
+    differ = {"native": {"x": {"sha256": "aa"}}, "docker": {"x": {"sha256": "bb"}}}
+    (warning,) = runner.binary_warnings(differ)
+    assert "binary 'x' differs" in warning
+    missing = {"native": {"x": {"sha256": "aa"}}, "docker": {"x": {"sha256": "", "error": "e"}}}
+    assert runner.binary_warnings(missing)
