@@ -10,6 +10,7 @@ quick: setup
 	$(BIN)/bench run --quick
 
 test: venv engine
+	scripts/browser-deps.sh
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 

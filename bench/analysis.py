@@ -8,14 +8,18 @@ a successful sample in it (pairing, METHOD.md section 1).
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench import stats
+from bench import diagnostics, schedule, stats
+from bench.diagnostics import Diagnostic
+from bench.errors import UsageError
+from bench.metrics.checks import ResourceChecks
 from bench.results import LoadedRun, Sample
-
-HIGH_CV = 0.05
+from bench.suite import Plan
 
 
 @dataclass(frozen=True)
@@ -53,75 +57,144 @@ class Summary:
     warnings: tuple[str, ...] = ()
     family_size: int = 0
     facts: dict[str, Any] = field(default_factory=dict)
+    #: "holm" (fixed blocks, Holm-Bonferroni over the run) or "group-sequential"
+    #: (adaptive: Lan-DeMets spending per comparison, Bonferroni over the run).
+    correction: str = "holm"
 
 
-def _measured(samples: list[Sample], workload: str, variant: str) -> list[Sample]:
-    return [s for s in samples if s.workload == workload and s.variant == variant
-            and not s.warmup]
+@dataclass
+class _Group:
+    """One workload in one variant, accumulated in a single streaming pass over samples."""
+
+    values: dict[int, float] = field(default_factory=dict)  # block -> metric (ok samples)
+    n_failed: int = 0
+    first_error: str | None = None
+    off_cpu: int = 0
+    off_cpu_example: tuple[list[int], list[int]] | None = None
+    no_affinity: int = 0
+    walls: list[float] = field(default_factory=list)
+    resources: ResourceChecks = field(default_factory=ResourceChecks)
+
+    def add(self, sample: Sample) -> None:
+        self.resources.add(sample)
+        if not sample.ok:
+            self.n_failed += 1
+            self.first_error = self.first_error or sample.error
+        elif sample.value is not None:
+            self.values[sample.block] = float(sample.value)
+            self.walls.append(sample.wall_s)
+        if sample.affinity is None:
+            self.no_affinity += sample.ok
+        elif sample.affinity != sample.requested_cpus:
+            self.off_cpu += 1
+            self.off_cpu_example = self.off_cpu_example or (sample.affinity,
+                                                            sample.requested_cpus)
+
+    def warnings(self, better: str, parser: str) -> list[str]:
+        found = []
+        if self.n_failed:
+            found.append(Diagnostic("failed", f"{self.n_failed} failed sample(s), first: "
+                                              f"{self.first_error}"))
+        if self.off_cpu_example:
+            seen, asked = self.off_cpu_example
+            found.append(Diagnostic("affinity", f"{self.off_cpu} sample(s) ran on CPUs {seen} "
+                                                f"instead of {asked}"))
+        if self.no_affinity:
+            found.append(Diagnostic("no-affinity", f"{self.no_affinity} sample(s) without "
+                                                   "recorded affinity"))
+        found.extend(diagnostics.value_diagnostics(self.values, better))
+        walls = sorted(self.walls)
+        found.extend(diagnostics.short_samples(walls[len(walls) // 2] if walls else None,
+                                               parser))
+        warnings = [str(d) for d in found]
+        warnings.extend(self.resources.warnings())
+        return warnings
 
 
-def _by_block(samples: list[Sample]) -> dict[int, float]:
-    return {s.block: float(s.value) for s in samples if s.ok and s.value is not None}
+def _sequential(plan: Plan, items: list[tuple[list[float], list[float], str]],
+                margin: float, alpha: float) -> list[stats.Comparison]:
+    """Adaptive runs: each comparison decided at its last look, as the runner stopped it
+    (group-sequential levels; Bonferroni over the run's comparisons)."""
+    plan = dataclasses.replace(plan, margin=margin, alpha=alpha)
+    family = max(plan.comparisons, 1)
+    comparisons = []
+    for variant, baseline, better in items:
+        decision = schedule.sequential_comparison(plan, variant, baseline, better)
+        if decision is None:  # fewer blocks than the first look: a plain, corrected test
+            comparisons.append(stats.compare(variant, baseline, better, margin=margin,
+                                             alpha=alpha / family, seed=plan.seed))
+        else:
+            comparisons.append(decision.comparison)
+    return comparisons
 
 
-def _row_warnings(samples: list[Sample], values: list[float]) -> list[str]:
-    warnings = []
-    failed = [s for s in samples if not s.ok]
-    if failed:
-        warnings.append(f"{len(failed)} failed sample(s), first: {failed[0].error}; "
-                        "see samples.jsonl for the tool's output")
-    off = [s for s in samples if s.affinity is not None and s.affinity != s.requested_cpus]
-    if off:
-        warnings.append(f"{len(off)} sample(s) ran on CPUs {off[0].affinity} instead of "
-                        f"{off[0].requested_cpus}; check cpuset delegation and --cpus")
-    missing = [s for s in samples if s.ok and s.affinity is None]
-    if missing:
-        warnings.append(f"{len(missing)} sample(s) without recorded affinity")
-    if len(values) >= 3:
-        spread = stats.cv(values)
-        if spread > HIGH_CV:
-            warnings.append(f"high spread: CV {spread:.1%} > {HIGH_CV:.0%}; close other "
-                            "programs, pin to an idle CPU, or run more blocks")
-    return warnings
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _number(value: Any, default: float) -> float:
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and value == value
+    return float(value) if ok else default
+
+
+def _text(value: Any, default: str) -> str:
+    return value if isinstance(value, str) else default
+
+
+def _groups(samples: Iterable[Sample]) -> dict[tuple[str, str], _Group]:
+    """Measured (non-warmup) samples grouped by (workload, variant), in one pass."""
+    groups: dict[tuple[str, str], _Group] = {}
+    for sample in samples:
+        if not sample.warmup:
+            groups.setdefault((sample.workload, sample.variant), _Group()).add(sample)
+    return groups
 
 
 def summarize(loaded: LoadedRun, margin: float | None = None, alpha: float | None = None,
               seed: int | None = None) -> Summary:
     """Compare every variant with the baseline, per workload (Holm across the run)."""
+    # Lenient about the plan (results may come from elsewhere), strict about types.
     run = loaded.run
-    plan = run.get("plan", {})
-    margin = plan.get("margin", 0.02) if margin is None else margin
-    alpha = plan.get("alpha", 0.05) if alpha is None else alpha
-    seed = plan.get("seed", 0) if seed is None else seed
-    baseline = run.get("baseline") or (plan.get("variants") or ["native"])[0]
-    variants = list(plan.get("variants", []))
-    for sample in loaded.samples:  # tolerate samples of variants the plan does not name
-        if sample.variant not in variants:
-            variants.append(sample.variant)
-    workloads = {w["name"]: w for w in plan.get("workloads", [])}
-    names = list(workloads) + sorted({s.workload for s in loaded.samples} - set(workloads))
+    plan = _dict(run.get("plan"))
+    margin = _number(plan.get("margin"), 0.02) if margin is None else margin
+    alpha = _number(plan.get("alpha"), 0.05) if alpha is None else alpha
+    seed = int(_number(plan.get("seed"), 0)) if seed is None else seed
+    if not (0 < margin < 1 and 0 < alpha < 0.5):
+        raise UsageError(f"{loaded.folder / 'run.json'}: margin {margin:g} or alpha {alpha:g} "
+                         "out of range")
+    variants = [v for v in plan.get("variants", []) if isinstance(v, str)]
+    baseline = run.get("baseline")
+    if not isinstance(baseline, str):
+        baseline = "native" if "native" in variants or not variants else variants[0]
+    groups = _groups(loaded.samples)
+    for _, variant in groups:  # tolerate samples of variants the plan does not name
+        if variant not in variants:
+            variants.append(variant)
+    workloads = {w["name"]: w for w in plan.get("workloads", [])
+                 if isinstance(w, dict) and isinstance(w.get("name"), str)}
+    names = list(workloads) + sorted({w for w, _ in groups} - set(workloads))
 
     pending: list[tuple[int, tuple[list[float], list[float], str]]] = []
     rows: list[dict[str, Any]] = []
     for name in names:
         info = workloads.get(name, {})
-        metric = info.get("metric", {})
-        better = metric.get("better", "higher")
-        base_samples = _measured(loaded.samples, name, baseline)
-        base_values = _by_block(base_samples)
+        metric = _dict(info.get("metric"))
+        better = metric.get("better") if metric.get("better") in stats.BETTER else "higher"
+        base_values = groups.get((name, baseline), _Group()).values
         for variant in variants:
-            samples = _measured(loaded.samples, name, variant)
-            if not samples:
+            group = groups.get((name, variant))
+            if group is None:
                 continue
-            values = _by_block(samples)
+            values = group.values
             row = {
-                "workload": name, "category": info.get("category", name.split(".")[0]),
-                "metric": metric.get("name", "value"), "unit": metric.get("unit", ""),
+                "workload": name, "category": _text(info.get("category"), name.split(".")[0]),
+                "metric": _text(metric.get("name"), "value"),
+                "unit": _text(metric.get("unit"), ""),
                 "better": better, "variant": variant, "baseline": baseline,
-                "n_ok": len(values), "n_failed": sum(not s.ok for s in samples),
+                "n_ok": len(values), "n_failed": group.n_failed,
                 "median": statistics.median(values.values()) if values else None,
                 "comparison": None,
-                "warnings": _row_warnings(samples, list(values.values())),
+                "warnings": group.warnings(better, _text(metric.get("parser"), "")),
             }
             if variant != baseline:
                 blocks = sorted(set(values) & set(base_values))
@@ -132,10 +205,19 @@ def summarize(loaded: LoadedRun, margin: float | None = None, alpha: float | Non
                     row["warnings"].append(f"only {len(blocks)} complete block(s) paired with "
                                            f"{baseline}: no comparison")
             rows.append(row)
-    comparisons = stats.compare_family([item for _, item in pending], margin=margin,
-                                       alpha=alpha, seed=seed) if pending else []
-    for (index, _), comparison in zip(pending, comparisons, strict=True):
+    correction = "holm"
+    if plan.get("adaptive") is True:
+        correction = "group-sequential"
+        comparisons = _sequential(Plan.from_dict(plan, f"{loaded.folder / 'run.json'}"),
+                                  [item for _, item in pending], margin, alpha)
+    else:
+        comparisons = stats.compare_family([item for _, item in pending], margin=margin,
+                                           alpha=alpha, seed=seed) if pending else []
+    for (index, (variant, baseline_values, better)), comparison in zip(pending, comparisons,
+                                                                        strict=True):
         rows[index]["comparison"] = comparison
+        rows[index]["warnings"].extend(
+            str(d) for d in diagnostics.robust_note(comparison, variant, baseline_values, better))
 
     warnings = list(loaded.warnings) + list(run.get("warnings", []))
     if run.get("status") != "complete":
@@ -149,5 +231,6 @@ def summarize(loaded: LoadedRun, margin: float | None = None, alpha: float | Non
         rows=tuple(Row(**{**r, "warnings": tuple(r["warnings"])}) for r in rows),
         warnings=tuple(warnings),
         family_size=len(pending),
+        correction=correction,
         facts={"host": run.get("host", {}), "engine": run.get("engine", {})},
     )

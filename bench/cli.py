@@ -7,6 +7,7 @@ and printed as ``error: ...`` with exit code 2 for usage errors and 1 for failur
 from __future__ import annotations
 
 import secrets
+import signal
 import sys
 from pathlib import Path
 
@@ -22,9 +23,9 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from bench import analysis, doctor, engine, image, results, runner, suite
+from bench import analysis, calibrate, compare, doctor, engine, image, results, runner, suite
 from bench.errors import UsageError, UserError
-from bench.report import terminal
+from bench.report import export, html, markdown, terminal
 
 
 def _console(stderr: bool = False) -> Console:
@@ -39,6 +40,7 @@ err_console = _console(stderr=True)
 
 QUICK_BLOCKS = 5
 DEFAULT_BLOCKS = 10
+ADAPTIVE_MAX_BLOCKS = 30
 DEFAULT_VARIANTS = "native,docker"
 
 
@@ -86,6 +88,12 @@ class CliReporter:
         if not sample.ok:
             self.progress.console.print(f"[yellow]failed sample[/yellow] {where}: "
                                         f"{escape(sample.error or '')}")
+
+    def stopped(self, workload: str, reason: str, skipped: int) -> None:
+        assert self.progress is not None
+        self.progress.update(self.task, total=self.progress.tasks[0].total - skipped)
+        self.progress.console.print(f"[green]stopped[/green] {escape(workload)}: "
+                                    f"{escape(reason)} ({skipped} samples not needed)")
 
     def close(self) -> None:
         self._stop_status()
@@ -141,9 +149,34 @@ def _workload_dirs(dirs: tuple[str, ...]) -> list[Path]:
                                             "in a few minutes.")
 @click.option("--replay", metavar="RUN", help="Run the plan of a saved run again "
                                               "(workloads, variants, CPUs, seed).")
+@click.option("--adaptive", is_flag=True,
+              help="Stop each workload once all its comparisons are decided "
+                   "(group-sequential; false positives stay <= alpha).")
+@click.option("--min-blocks", type=int, default=5, show_default=True,
+              help="Adaptive: blocks before the first look.")
+@click.option("--max-blocks", type=int, help="Adaptive: at most this many blocks (default 30).")
+@click.option("--budget", metavar="TIME", help="Time budget per workload, e.g. '90s', '10m'.")
+@click.option("--resume", metavar="RUN", help="Continue an interrupted run in its folder "
+                                              "(same plan and seed, missing samples only).")
 def run_command(patterns, workload_dirs, variant_specs, cpus, blocks, warmup, seed, margin,
-                alpha, out_dir, quick, replay) -> None:
+                alpha, out_dir, quick, replay, adaptive, min_blocks, max_blocks, budget,
+                resume) -> None:
     """Measure workloads natively and in containers, interleaved, then summarise."""
+    signal.signal(signal.SIGTERM, _terminate)
+    if resume and replay:
+        raise UsageError("--resume and --replay exclude each other")
+    if resume:
+        reporter = CliReporter(0, 0)
+        loaded = results.load_run(Path(resume))
+        plan_data = loaded.run.get("plan", {})
+        reporter.blocks, reporter.warmup = plan_data.get("blocks", 0), plan_data.get("warmup", 0)
+        try:
+            outcome = runner.resume(Path(resume), reporter=reporter,
+                                    command=["bench", *sys.argv[1:]])
+        finally:
+            reporter.close()
+        _finish(outcome)
+        return
     if replay:
         loaded = results.load_run(Path(replay))
         plan = suite.Plan.from_dict(loaded.run.get("plan", {}), f"{replay}/run.json")
@@ -155,9 +188,10 @@ def run_command(patterns, workload_dirs, variant_specs, cpus, blocks, warmup, se
         plan = suite.make_plan(
             workloads, variants,
             suite.parse_cpus(cpus) if cpus else suite.default_cpus(),
-            blocks=blocks if blocks is not None else (QUICK_BLOCKS if quick else DEFAULT_BLOCKS),
+            blocks=_blocks(blocks, max_blocks, adaptive, quick),
             warmup=warmup, seed=seed if seed is not None else secrets.randbelow(2**31),
-            quick=quick, margin=margin / 100, alpha=alpha,
+            quick=quick, margin=margin / 100, alpha=alpha, adaptive=adaptive,
+            min_blocks=min_blocks, budget_s=suite.parse_duration(budget) if budget else None,
         )
     console.print(f"[bold]bench run[/bold]: {len(plan.workloads)} workload(s) x "
                   f"{escape(', '.join(v.id for v in plan.variants))}; CPUs "
@@ -169,12 +203,76 @@ def run_command(patterns, workload_dirs, variant_specs, cpus, blocks, warmup, se
                              command=["bench", *sys.argv[1:]], replay_of=replay)
     finally:
         reporter.close()
-    summary = analysis.summarize(results.load_run(outcome.folder))
+    _finish(outcome)
+
+
+def _blocks(blocks: int | None, max_blocks: int | None, adaptive: bool, quick: bool) -> int:
+    """Blocks of the plan: the fixed count, or the maximum in adaptive mode."""
+    if max_blocks is not None and not adaptive:
+        raise UsageError("--max-blocks goes with --adaptive (use --blocks otherwise)")
+    if adaptive:
+        if blocks is not None:
+            raise UsageError("--adaptive takes --min-blocks/--max-blocks, not --blocks")
+        return max_blocks if max_blocks is not None else ADAPTIVE_MAX_BLOCKS
+    return blocks if blocks is not None else (QUICK_BLOCKS if quick else DEFAULT_BLOCKS)
+
+
+def _terminate(signum, frame) -> None:
+    """SIGTERM stops a run like Ctrl-C: clean up, keep samples, mark it interrupted."""
+    raise KeyboardInterrupt
+
+
+def _finish(outcome: runner.RunOutcome) -> None:
+    """After a run: the summary, where the results are, and the exit status."""
+    loaded = results.load_run(outcome.folder)
+    summary = analysis.summarize(loaded)
     print_summary(summary)
     console.print(f"\nresults: {outcome.folder}  ({outcome.samples} samples, "
                   f"{outcome.failed} failed)")
+    report = _write(html.render(loaded, summary),
+                    str(outcome.folder / export.DEFAULT_NAMES["html"]))
+    console.print(f"report: {escape(report)}")
     if outcome.samples and outcome.failed == outcome.samples:
         raise UserError("every sample failed; see the warnings above and samples.jsonl")
+
+
+@cli.command("calibrate")
+@click.option("--workload", "-w", "patterns", multiple=True, metavar="GLOB",
+              default=["cpu.sysbench", "memory.sysbench"], show_default=True,
+              help="Workloads to calibrate with (glob, repeatable).")
+@click.option("--cpus", metavar="LIST", help="Measured CPUs (default: all but CPU 0).")
+@click.option("--blocks", type=int, default=10, show_default=True, help="Blocks.")
+@click.option("--quota", type=float, default=calibrate.DEFAULT_QUOTA, show_default=True,
+              help="Injected CFS quota, as a fraction of the measured CPUs.")
+@click.option("--full-length", is_flag=True, help="Full sample durations (default: quick).")
+@click.option("--seed", type=int, help="Seed of the random order.")
+@click.option("--out", "out_dir", default="results", show_default=True, metavar="DIR")
+def calibrate_command(patterns, cpus, blocks, quota, full_length, seed, out_dir) -> None:
+    """Prove the verdicts on this host: A/A must be equivalent, an injected CPU quota
+    must be found with its true overhead inside the CI; prints the host's resolution."""
+    if not 0 < quota < 1:
+        raise UsageError(f"--quota must be between 0 and 1 (got {quota:g})")
+    workloads = suite.select_workloads(suite.load_workloads(), list(patterns))
+    plan = calibrate.plan(workloads, suite.parse_cpus(cpus) if cpus else suite.default_cpus(),
+                          blocks, seed if seed is not None else secrets.randbelow(2**31),
+                          quota, quick=not full_length)
+    console.print(f"[bold]bench calibrate[/bold]: {len(workloads)} workload(s) x "
+                  f"{escape(', '.join(v.id for v in plan.variants))}; {blocks} blocks; "
+                  f"expected injected overhead {(1 / quota - 1) * 100:+.1f}%")
+    reporter = CliReporter(plan.blocks, plan.warmup)
+    try:
+        outcome = runner.run(plan, Path(out_dir), reporter=reporter,
+                             command=["bench", *sys.argv[1:]])
+    finally:
+        reporter.close()
+    checks, resolution = calibrate.evaluate(results.load_run(outcome.folder), quota)
+    console.print()
+    for line in calibrate.format_lines(checks, resolution):
+        style = "red" if line.startswith("FAIL") else "green" if line.startswith("PASS") else ""
+        console.print(f"[{style}]{escape(line)}[/{style}]" if style else escape(line))
+    console.print(f"\nresults: {outcome.folder}")
+    if not all(c.passed for c in checks):
+        raise UserError("calibration failed: see FAIL lines above (noisy host? more blocks?)")
 
 
 @cli.command("analyze")
@@ -183,13 +281,89 @@ def run_command(patterns, workload_dirs, variant_specs, cpus, blocks, warmup, se
 @click.option("--alpha", type=float, help="Family-wise error rate (default: the run's).")
 def analyze_command(run_folder, margin, alpha) -> None:
     """Re-analyse a saved run without measuring again."""
+    _check_margin_alpha(margin, alpha)
+    loaded = results.load_run(Path(run_folder))
+    print_summary(analysis.summarize(loaded, margin=None if margin is None else margin / 100,
+                                     alpha=alpha))
+
+
+def _check_margin_alpha(margin: float | None, alpha: float | None) -> None:
     if margin is not None and not 0 < margin < 100:
         raise UsageError(f"--margin must be between 0 and 100 (got {margin:g})")
     if alpha is not None and not 0 < alpha < 0.5:
         raise UsageError(f"--alpha must be between 0 and 0.5 (got {alpha:g})")
+
+
+def _write(text: str, target: str) -> str:
+    """Write a formatter's output to a file ('-': stdout); returns where it went."""
+    if target == "-":
+        click.echo(text, nl=False)
+        return "stdout"
+    try:
+        Path(target).write_text(text, encoding="utf-8")
+    except OSError as err:
+        raise UserError(f"{target}: cannot write: {err.strerror}") from None
+    return target
+
+
+@cli.command("report")
+@click.argument("run_folder", metavar="RUN")
+@click.option("--output", "-o", metavar="FILE",
+              help="Where to write ('-': stdout). Default: report.html, report.md, samples.csv "
+                   "or summary.json in the run folder.")
+@click.option("--format", "fmt", type=click.Choice(export.FORMATS), default="html",
+              show_default=True, help="html: self-contained report; md: for pull requests and "
+                                      "wikis; csv: one row per sample; json: the summary.")
+@click.option("--margin", type=float, help="Equivalence margin in percent (default: the run's).")
+@click.option("--alpha", type=float, help="Family-wise error rate (default: the run's).")
+def report_command(run_folder, output, fmt, margin, alpha) -> None:
+    """Write the comparison report of a saved run (one file, works offline)."""
+    _check_margin_alpha(margin, alpha)
     loaded = results.load_run(Path(run_folder))
-    print_summary(analysis.summarize(loaded, margin=None if margin is None else margin / 100,
-                                     alpha=alpha))
+    summary = analysis.summarize(loaded, margin=None if margin is None else margin / 100,
+                                 alpha=alpha)
+    target = _write(export.render(fmt, loaded, summary),
+                    output or str(Path(run_folder) / export.DEFAULT_NAMES[fmt]))
+    if target != "stdout":
+        console.print(f"report: {escape(target)}")
+
+
+@cli.command("compare")
+@click.argument("run_a", metavar="RUN_A")
+@click.argument("run_b", metavar="RUN_B")
+@click.option("--allow-different-hosts", is_flag=True,
+              help="Compare runs recorded on different hosts (the output says so).")
+@click.option("--format", "fmt", type=click.Choice(["text", "md", "json"]), default="text",
+              show_default=True, help="text: a table here; md or json: for files and tools.")
+@click.option("--output", "-o", metavar="FILE", help="Write md or json here ('-': stdout).")
+@click.option("--margin", type=float, help="Margin in percent (default: run A's).")
+@click.option("--alpha", type=float, help="Family-wise error rate (default: run A's).")
+def compare_command(run_a, run_b, allow_different_hosts, fmt, output, margin, alpha) -> None:
+    """Compare two saved runs: before/after an engine, kernel or configuration change."""
+    _check_margin_alpha(margin, alpha)
+    if output and fmt == "text":
+        raise UsageError("--output needs --format md or json")
+    result = compare.compare_runs(
+        results.load_run(Path(run_a)), results.load_run(Path(run_b)),
+        allow_different_hosts=allow_different_hosts,
+        margin=None if margin is None else margin / 100, alpha=alpha)
+    if fmt != "text":
+        text = markdown.compare(result) if fmt == "md" else export.compare_json(result)
+        target = _write(text, output or "-")
+        if target != "stdout":
+            console.print(f"comparison: {escape(target)}")
+        return
+    if result.different_hosts:
+        console.print("[bold red]different hosts[/bold red]: compared with "
+                      "--allow-different-hosts")
+    console.print(compare.summary_table(result))
+    console.print(f"\n[bold]{escape(compare.headline(result))}[/bold]")
+    for title, lines in (("warnings", compare.warning_lines(result)),
+                         ("what differs between the runs", compare.fact_lines(result))):
+        if lines:
+            console.print(f"\n[yellow]{title}:[/yellow]")
+            for line in lines:
+                console.print(f"  {escape(line)}")
 
 
 @cli.command("list")
@@ -228,6 +402,30 @@ def doctor_command() -> None:
         raise UserError("doctor found problems (see above)")
 
 
+@cli.command("clean")
+@click.option("--run", "run_id", metavar="RUN_ID", help="Only what this run created.")
+@click.option("--images", is_flag=True, help="Also remove benchmark images of older recipes.")
+def clean_command(run_id, images) -> None:
+    """Remove containers, networks and volumes the project left behind."""
+    client = engine.connect()
+    left = engine.leftovers(client, run_id)
+    removed = engine.remove_leftovers(client, run_id)
+    for kind, names in left.items():
+        for name in names:
+            console.print(f"removed {kind[:-1]} {escape(name)}")
+    if images:
+        packages = sorted({p for w in suite.load_workloads() for p in w.packages})
+        try:
+            current = image.recipe_for(packages).tag
+        except UserError:
+            current = None
+        for tag in engine.stale_images(client, current):
+            client.images.remove(tag)
+            console.print(f"removed image {escape(tag)}")
+            removed += 1
+    console.print(f"{removed} object(s) removed" if removed else "nothing to remove")
+
+
 @cli.group("image")
 def image_group() -> None:
     """The local benchmark image (no registry needed)."""
@@ -258,8 +456,15 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI, turn UserErrors into one line and an exit code."""
     try:
         cli.main(args=argv, prog_name="bench", standalone_mode=False)
-    except click.exceptions.Abort:
-        err_console.print("error: interrupted")
+    except click.exceptions.Abort as abort:  # click turns Ctrl-C into Abort
+        stop = abort.__cause__
+        if isinstance(stop, runner.Interrupted):
+            folder = escape(str(stop.outcome.folder))
+            err_console.print(f"error: interrupted; {stop.outcome.samples} completed samples "
+                              f"kept in {folder}; continue with 'bench run --resume "
+                              f"{folder}'")
+        else:
+            err_console.print("error: interrupted")
         return 130
     except click.UsageError as err:
         err_console.print(f"error: {escape(err.format_message())}")
@@ -270,7 +475,7 @@ def main(argv: list[str] | None = None) -> int:
         err_console.print(f"error: {escape(str(err))}")
         return err.exit_code
     except KeyboardInterrupt:
-        err_console.print("error: interrupted; completed samples are kept")
+        err_console.print("error: interrupted")
         return 130
     return 0
 

@@ -31,6 +31,7 @@ def _engine_checks() -> list[Check]:
                     f"{info['cgroup_version']}, userland proxy "
                     f"{'on' if info['userland_proxy']['enabled'] else 'off'}")]
     packages = sorted({p for w in suite.load_workloads() for p in w.packages})
+    recipe: image.Recipe | None = None
     try:
         recipe = image.recipe_for(packages)
     except UserError as err:
@@ -46,9 +47,14 @@ def _engine_checks() -> list[Check]:
     if count:
         names = ", ".join(n for v in left.values() for n in v)
         checks.append(Check("leftovers", "warn", f"{count} labelled object(s): {names}",
-                            "remove them with 'docker rm -f' / 'docker network rm'"))
+                            "'bench clean' removes them (stop running benchmarks first)"))
     else:
         checks.append(Check("leftovers", "ok", "no labelled containers, networks or volumes"))
+    current = recipe.tag if isinstance(recipe, image.Recipe) else None
+    stale = engine.stale_images(client, current)
+    if stale:
+        checks.append(Check("images", "warn", f"{len(stale)} stale benchmark image(s): "
+                            f"{', '.join(stale)}", "'bench clean --images' removes them"))
     return checks
 
 

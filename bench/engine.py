@@ -113,3 +113,18 @@ def remove_leftovers(client: docker.DockerClient, run_id: str | None = None) -> 
         volume.remove(force=True)
         removed += 1
     return removed
+
+
+def project_images(client: docker.DockerClient) -> list[Any]:
+    """Benchmark images built by the project (labelled at import)."""
+    return client.images.list(filters={"label": f"{PROJECT_LABEL}={PROJECT}"})
+
+
+def stale_images(client: docker.DockerClient, current: str | None) -> list[str]:
+    """Tags of project images other than ``current`` (older recipes)."""
+    stale = []
+    for image in project_images(client):
+        tags = image.tags or [image.short_id]
+        if current not in tags:
+            stale.extend(tags)
+    return stale

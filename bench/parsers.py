@@ -22,10 +22,38 @@ Parser = Callable[[str, Mapping[str, Any]], float]
 
 
 def _search(pattern: str, text: str, what: str) -> float:
-    match = re.search(pattern, text, re.MULTILINE)
+    try:
+        match = re.search(pattern, text, re.MULTILINE)
+    except re.error as err:
+        raise ParseError(f"bad pattern /{pattern}/: {err}") from None
     if match is None:
         raise ParseError(f"no {what} in the output (looked for /{pattern}/)")
-    return float(match.group(1))
+    if match.re.groups < 1 or match.group(1) is None:
+        raise ParseError(f"pattern /{pattern}/ has no capture group for the metric")
+    try:
+        return float(match.group(1))
+    except ValueError:
+        raise ParseError(f"not a number: '{match.group(1)[:40]}' (from /{pattern}/)") from None
+
+
+def check_options(name: str, options: Mapping[str, Any]) -> str | None:
+    """Why ``options`` cannot work for parser ``name`` (None when they can)."""
+    if name == "regex":
+        pattern = options.get("pattern")
+        if not isinstance(pattern, str):
+            return "parser 'regex' needs options.pattern (a string)"
+        try:
+            compiled = re.compile(pattern, re.MULTILINE)
+        except re.error as err:
+            return f"options.pattern is not a valid regex: {err}"
+        if compiled.groups < 1:
+            return "options.pattern needs a capture group for the metric, e.g. 'rate: ([0-9.]+)'"
+    elif name == "json" and not (isinstance(options.get("path"), str) and options["path"]):
+        return "parser 'json' needs options.path (a string such as 'results.ops')"
+    elif name == "stress-ng" and not (isinstance(options.get("stressor"), str)
+                                      and options["stressor"]):
+        return "parser 'stress-ng' needs options.stressor (e.g. 'matrix')"
+    return None
 
 
 def sysbench_cpu(text: str, options: Mapping[str, Any]) -> float:

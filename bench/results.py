@@ -9,13 +9,16 @@ by one function per bump, newer ones are refused with a clear message.
 from __future__ import annotations
 
 import json
+import math
 import os
 import secrets
 import tempfile
 import time
+from array import array
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from bench.errors import UsageError
 
@@ -27,7 +30,7 @@ SAMPLES_FILE = "samples.jsonl"
 MIGRATIONS: dict[int, Any] = {}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Sample:
     """One execution of a workload in one variant."""
 
@@ -62,8 +65,45 @@ class Sample:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Sample:
+        """Build a Sample from stored JSON; ValueError names the first bad field."""
         names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        sample = cls(**{k: v for k, v in data.items() if k in names})
+        sample.check()
+        return sample
+
+    def check(self) -> None:
+        """Types a reader relies on (a results file may have been edited or damaged)."""
+        def ints(value: Any) -> bool:
+            return isinstance(value, list) and all(_is_int(v) for v in value)
+
+        problems = [
+            ("run_id", isinstance(self.run_id, str)), ("seq", _is_int(self.seq)),
+            ("workload", isinstance(self.workload, str) and bool(self.workload)),
+            ("variant", isinstance(self.variant, str) and bool(self.variant)),
+            ("env", isinstance(self.env, str)), ("block", _is_int(self.block)),
+            ("position", _is_int(self.position)), ("warmup", isinstance(self.warmup, bool)),
+            ("status", self.status in ("ok", "failed")),
+            ("value", self.value is None or (_is_number(self.value) and self.value > 0)),
+            ("value", self.status != "ok" or self.value is not None),
+            ("unit", isinstance(self.unit, str)),
+            ("error", self.error is None or isinstance(self.error, str)),
+            ("requested_cpus", ints(self.requested_cpus)),
+            ("affinity", self.affinity is None or ints(self.affinity)),
+            ("wall_s", _is_number(self.wall_s)), ("started_at", _is_number(self.started_at)),
+            ("extra", isinstance(self.extra, dict)),
+        ]
+        for name, ok in problems:
+            if not ok:
+                raise ValueError(f"field '{name}' has a bad value: {getattr(self, name)!r:.60}")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return (isinstance(value, int | float) and not isinstance(value, bool)
+            and math.isfinite(value))
 
 
 def new_run_id() -> str:
@@ -128,13 +168,58 @@ class RunStore:
             self._samples = None
 
 
+class SampleTable(Sequence[Sample]):
+    """The samples of a run, read from samples.jsonl on access (columnar in spirit: only
+    the byte offset of each valid line stays in memory, 8 bytes a sample).
+
+    A run of 100,000 samples is analysed in bounded memory; every pass re-reads and
+    decodes the file, which the page cache makes cheap.
+    """
+
+    def __init__(self, path: Path | None = None, offsets: array[int] | None = None) -> None:
+        self._path = path
+        self._offsets = offsets if offsets is not None else array("q")
+
+    def __len__(self) -> int:
+        return len(self._offsets)
+
+    @overload
+    def __getitem__(self, index: int) -> Sample: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Sample]: ...
+
+    def __getitem__(self, index: int | slice) -> Sample | list[Sample]:
+        if isinstance(index, slice):
+            return list(self._read(self._offsets[index]))
+        return next(self._read([self._offsets[index]]))
+
+    def __iter__(self) -> Iterator[Sample]:
+        return self._read(self._offsets)
+
+    def _read(self, offsets: Iterable[int]) -> Iterator[Sample]:
+        if self._path is None:
+            return
+        with open(self._path, "rb") as handle:
+            for offset in offsets:
+                handle.seek(offset)
+                yield _decode(handle.readline())
+
+
+def _decode(line: bytes) -> Sample:
+    data = json.loads(line)
+    if not isinstance(data, dict):
+        raise ValueError("not an object")
+    return Sample.from_dict(data)
+
+
 @dataclass
 class LoadedRun:
     """A run folder read back: run.json as a dict, the samples, and load warnings."""
 
     folder: Path
     run: dict[str, Any]
-    samples: list[Sample]
+    samples: Sequence[Sample]
     warnings: list[str] = field(default_factory=list)
 
 
@@ -157,28 +242,29 @@ def load_run(folder: Path | str) -> LoadedRun:
     if not isinstance(run, dict):
         raise UsageError(f"{run_path}: expected a JSON object")
     run = migrate(run, str(run_path))
-    samples: list[Sample] = []
+    offsets: array[int] = array("q")
     warnings: list[str] = []
     samples_path = folder / SAMPLES_FILE
     if samples_path.exists():
-        lines = samples_path.read_bytes().split(b"\n")
-        last = len(lines) - 1
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                data = json.loads(line)
-                if not isinstance(data, dict):
-                    raise ValueError("not an object")
-                samples.append(Sample.from_dict(data))
-            except (ValueError, TypeError, UnicodeDecodeError) as err:
-                if number - 1 == last:
-                    warnings.append(f"{samples_path}:{number}: truncated last line skipped "
-                                    "(the run was probably interrupted while writing)")
-                else:
-                    raise UsageError(f"{samples_path}:{number}: not a valid sample: "
-                                     f"{err}") from None
-    return LoadedRun(folder, run, samples, warnings)
+        # Streamed line by line: memory grows with the samples kept, not the file text.
+        with open(samples_path, "rb") as handle:
+            offset = 0
+            for number, line in enumerate(handle, start=1):
+                start, offset = offset, offset + len(line)
+                if not line.strip():
+                    continue
+                try:
+                    _decode(line)  # validated now, decoded again on each access
+                    offsets.append(start)
+                except (ValueError, TypeError, UnicodeDecodeError) as err:
+                    if not line.endswith(b"\n") and not handle.peek(1):
+                        warnings.append(f"{samples_path}:{number}: truncated last line "
+                                        "skipped (the run was probably interrupted while "
+                                        "writing)")
+                    else:
+                        raise UsageError(f"{samples_path}:{number}: not a valid sample: "
+                                         f"{err}") from None
+    return LoadedRun(folder, run, SampleTable(samples_path, offsets), warnings)
 
 
 def migrate(run: dict[str, Any], where: str) -> dict[str, Any]:

@@ -8,17 +8,23 @@ harness moves itself off them when the host has spare CPUs), interleaved order (
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import os
+import signal
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from bench import engine, environments, facts, image, schedule
+from bench import engine, environments, facts, image, metrics, schedule
+from bench.diagnostics import Diagnostic
 from bench.environments.base import SampleContext
-from bench.results import RunStore, Sample
+from bench.errors import UsageError, UserError
+from bench.results import RunStore, Sample, load_run
 from bench.suite import Plan
 
 
@@ -31,6 +37,8 @@ class Reporter(Protocol):
 
     def sample(self, step: schedule.Step, sample: Sample, done: int, total: int) -> None: ...
 
+    def stopped(self, workload: str, reason: str, skipped: int) -> None: ...
+
 
 class SilentReporter:
     def stage(self, message: str) -> None:
@@ -40,6 +48,9 @@ class SilentReporter:
         pass
 
     def sample(self, step: schedule.Step, sample: Sample, done: int, total: int) -> None:
+        pass
+
+    def stopped(self, workload: str, reason: str, skipped: int) -> None:
         pass
 
 
@@ -66,9 +77,9 @@ def binary_warnings(hashes: dict[str, dict[str, dict[str, str]]]) -> list[str]:
         if len(digests) > 1:
             detail = ", ".join(f"{env}: {(info.get('sha256') or 'missing')[:12]}"
                                for env, info in seen.items())
-            warnings.append(f"binary '{binary}' differs between environments ({detail}); "
-                            "results compare different programs: rebuild the image with "
-                            "'bench image build --rebuild'")
+            warnings.append(str(Diagnostic(
+                "binary-mismatch", f"binary '{binary}' differs between environments "
+                                   f"({detail}): results compare different programs")))
     return warnings
 
 
@@ -80,6 +91,33 @@ def _pin_harness(cpus: tuple[int, ...]) -> tuple[set[int], set[int]]:
         os.sched_setaffinity(0, spare)
         return old, spare
     return old, old
+
+
+class EngineLost(UserError):
+    """The container engine stopped answering mid-run; completed samples are kept."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM stopped the run; everything created was removed."""
+
+    def __init__(self, outcome: RunOutcome) -> None:
+        super().__init__()
+        self.outcome = outcome
+
+
+@contextlib.contextmanager
+def _shielded() -> Iterator[None]:
+    """Ignore Ctrl-C and SIGTERM while cleaning up, so cleanup always finishes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT,
+                                                                    signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def run(plan: Plan, results_dir: Path, *, reporter: Reporter | None = None,
@@ -97,22 +135,87 @@ def run(plan: Plan, results_dir: Path, *, reporter: Reporter | None = None,
         "plan": plan.to_dict(),
         "baseline": plan.baseline.id,
         "host": facts.host_facts(),
+        "warnings": [],
     }
     store.write_run(run_doc)
+    return _measure(plan, store, run_doc, schedule.build(plan), reporter, connect)
 
+
+def resume(folder: Path, *, reporter: Reporter | None = None,
+           command: list[str] | None = None,
+           connect: Callable[[], Any] = engine.connect) -> RunOutcome:
+    """Continue an interrupted or failed run in its own folder: same plan, same seed, the
+    samples it lacks, appended to the same samples.jsonl."""
+    reporter = reporter or SilentReporter()
+    loaded = load_run(folder)
+    run_doc = loaded.run
+    if run_doc.get("status") == "complete":
+        raise UsageError(f"{folder}: run is complete; nothing to resume")
+    plan = Plan.from_dict(run_doc.get("plan", {}), f"{folder}/run.json")
+    done = {s.seq for s in loaded.samples if not s.extra.get("retry_on_resume")}
+    steps = [step for step in schedule.build(plan) if step.seq not in done]
+    host = facts.host_facts()
+    warnings = list(run_doc.get("warnings", [])) + loaded.warnings
+    for key in ("hostname", "cpu_model", "kernel"):
+        if run_doc.get("host", {}).get(key) != host[key]:
+            warnings.append(f"resumed with a different {key}: {run_doc.get('host', {}).get(key)}"
+                            f" -> {host[key]}; samples before and after may not compare")
+    run_doc["warnings"] = warnings
+    run_doc.setdefault("resumes", []).append(
+        {"at": time.time(), "samples_before": len(done), "command": command or [],
+         "host": host})
+    store = RunStore(Path(folder), run_doc.get("run_id", Path(folder).name))
+    reporter.stage(f"resuming run {store.run_id}: {len(done)} samples kept, "
+                   f"{len(steps)} to take")
+    failed = sum(not s.ok for s in loaded.samples if s.seq in done)
+    return _measure(plan, store, run_doc, steps, reporter, connect, len(done), failed)
+
+
+def _stop_reason(plan: Plan, stop_rule: schedule.StopRule | None, step: schedule.Step,
+                 started: dict[str, float]) -> str | None:
+    """Why the workload of ``step`` stops after this block, if it does."""
+    if step.block + 1 >= plan.blocks:
+        return None  # the schedule ends here anyway
+    if stop_rule is not None and stop_rule.decided(step.workload):
+        return "every comparison decided"
+    if plan.budget_s is not None and time.monotonic() - started[step.workload.name] \
+            >= plan.budget_s:
+        return f"time budget of {plan.budget_s:g} s used"
+    return None
+
+
+def _engine_answers(client: Any) -> bool:
+    try:
+        client.ping()
+    except Exception:  # any failure to answer means the engine is gone
+        return False
+    return True
+
+
+def _measure(plan: Plan, store: RunStore, run_doc: dict[str, Any], steps: list[schedule.Step],
+             reporter: Reporter, connect: Callable[[], Any], taken: int = 0,
+             failed: int = 0) -> RunOutcome:
+    """Prepare environments, take ``steps``, always tear down and record how it ended."""
     envs: dict[str, environments.Environment] = {}
     old_affinity = os.sched_getaffinity(0)
-    status, warnings, taken, failed = "failed", [], 0, 0
+    status = "failed"
+    warnings: list[str] = run_doc.setdefault("warnings", [])
+    client = None
     try:
-        client, image_tag = None, None
+        image_tag = None
         if any(v.env == "docker" for v in plan.variants):
             reporter.stage("connecting to the Docker engine")
             client = connect()
             run_doc["engine"] = engine.engine_facts(client)
+            # A resumed run may find containers of its own from before an engine restart.
+            engine.remove_leftovers(client, store.run_id)
             packages = sorted({p for w in plan.workloads for p in w.packages})
             recipe, built = image.ensure_image(client, packages, progress=reporter.stage)
             image_tag = recipe.tag
             reporter.stage(f"image {image_tag} {'built' if built else 'present (cached)'}")
+            if run_doc.get("image", {}).get("tag", image_tag) != image_tag:
+                warnings.append(f"image changed on resume: {run_doc['image']['tag']} -> "
+                                f"{image_tag}")
             run_doc["image"] = recipe.to_dict()
         for variant in plan.variants:
             envs[variant.id] = environments.create(variant, run_id=store.run_id, seed=plan.seed,
@@ -126,40 +229,79 @@ def run(plan: Plan, results_dir: Path, *, reporter: Reporter | None = None,
         for variant in plan.variants:
             if variant.env not in hashes:  # same binaries for every variant of an env
                 hashes[variant.env] = envs[variant.id].binary_hashes(binaries)
-        warnings.extend(binary_warnings(hashes))
+        for warning in binary_warnings(hashes):
+            if warning not in warnings:
+                warnings.append(warning)
         run_doc["binaries"] = hashes
         run_doc["environments"] = {vid: env.facts() for vid, env in envs.items()}
         old_affinity, harness = _pin_harness(plan.cpus)
         run_doc["harness_cpus"] = sorted(harness)
-        run_doc["warnings"] = warnings
         run_doc["status"] = "running"
         store.write_run(run_doc)
 
-        steps = schedule.build(plan)
-        reporter.begin(len(steps))
-        for done, step in enumerate(steps, start=1):
+        total = taken + len(steps)
+        reporter.begin(total)
+        # Host conditions around each sample; sampling runs on the harness's CPUs.
+        monitor = metrics.HostMonitor(plan.cpus, metrics.SamplingConfig.from_environ())
+        stop_rule = schedule.StopRule(plan) if plan.adaptive else None
+        if stop_rule is not None:
+            for sample in load_run(store.folder).samples:  # resumed: data so far counts
+                stop_rule.record(sample)
+        stopped: dict[str, Any] = run_doc.setdefault("stopped", {})
+        workload_started: dict[str, float] = {}
+        for step in steps:
+            if step.workload.name in stopped:
+                continue
+            workload_started.setdefault(step.workload.name, time.monotonic())
             ctx = SampleContext(store.run_id, step.seq, step.block, step.position, step.warmup,
-                                plan.cpus, plan.quick)
-            sample = envs[step.variant.id].execute(step.workload, ctx)
+                                plan.cpus, plan.quick, monitor.config)
+            sample = monitor.measure(envs[step.variant.id].execute, step.workload, ctx)
+            run_doc["sampler"] = monitor.cost()
+            if (not sample.ok and client is not None and step.variant.env == "docker"
+                    and not _engine_answers(client)):
+                # Recorded as failed with its reason; --resume takes it again.
+                sample = dataclasses.replace(
+                    sample, extra={**sample.extra, "retry_on_resume": True})
+                store.append(sample)
+                failed += 1
+                raise EngineLost(
+                    f"the Docker engine stopped answering during the run ({taken} samples "
+                    f"kept in {store.folder}); restart it (scripts/engine-up.sh) and continue "
+                    f"with 'bench run --resume {store.folder}'")
             store.append(sample)
             taken += 1
             failed += not sample.ok
-            reporter.sample(step, sample, done, len(steps))
+            if stop_rule is not None:
+                stop_rule.record(sample)
+            reporter.sample(step, sample, taken, total)
+            if step.position == len(plan.variants) - 1 and not step.warmup:
+                reason = _stop_reason(plan, stop_rule, step, workload_started)
+                if reason:
+                    stopped[step.workload.name] = {"after_blocks": step.block + 1,
+                                                   "reason": reason}
+                    left = sum(1 for s in steps if s.workload.name == step.workload.name
+                               and s.seq > step.seq)
+                    total -= left
+                    reporter.stopped(step.workload.name, reason, left)
+                    store.write_run(run_doc)
         status = "complete"
     except KeyboardInterrupt:
         status = "interrupted"
-        raise
+        raise Interrupted(RunOutcome(store.folder, store.run_id, status, taken, failed,
+                                     warnings)) from None
     finally:
-        for env in envs.values():
-            try:
-                env.teardown()
-            except Exception as err:  # cleanup must reach every environment
-                warnings.append(f"cleanup of {env.variant.id} failed: {err}")
-        os.sched_setaffinity(0, old_affinity)
-        store.close()
-        run_doc.update(status=status, finished_at=time.time(), samples=taken,
-                       failed_samples=failed, warnings=warnings)
-        if sys.exc_info()[0] is not None and status == "failed":
-            run_doc["error"] = str(sys.exc_info()[1])
-        store.write_run(run_doc)
+        with _shielded():
+            for env in envs.values():
+                try:
+                    env.teardown()
+                except Exception as err:  # cleanup must reach every environment
+                    warnings.append(f"cleanup of {env.variant.id} failed: {err}")
+            os.sched_setaffinity(0, old_affinity)
+            store.close()
+            run_doc.update(status=status, finished_at=time.time(), samples=taken,
+                           failed_samples=failed, warnings=warnings)
+            error = sys.exc_info()[1]
+            if error is not None and status == "failed":
+                run_doc["error"] = str(error)
+            store.write_run(run_doc)
     return RunOutcome(store.folder, store.run_id, status, taken, failed, warnings)

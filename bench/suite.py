@@ -11,6 +11,7 @@ A workload file declares one measured program and its primary metric::
     duration = 5                      # seconds, substituted for {duration}
     quick_duration = 2                # used by --quick
     timeout = 120                     # per sample, seconds
+    read_only_root = true             # containers: read-only root, private tmpfs /tmp
 
     [metric]
     name = "events_per_second"
@@ -52,6 +53,7 @@ _TOP_KEYS: dict[str, tuple[type, ...]] = {
     "duration": (int, float),
     "quick_duration": (int, float),
     "timeout": (int, float),
+    "read_only_root": (bool,),
     "metric": (dict,),
 }
 _REQUIRED_TOP = ("name", "category", "command", "metric")
@@ -91,6 +93,7 @@ class Workload:
     duration: float = 5.0
     quick_duration: float = 2.0
     timeout: float = 120.0
+    read_only_root: bool = True
     source: str = ""
 
     def argv(self, threads: int, quick: bool = False) -> list[str]:
@@ -123,7 +126,7 @@ def _check_types(table: dict[str, Any], spec: dict[str, tuple[type, ...]], where
             known = ", ".join(sorted(spec))
             raise UsageError(f"{where}: unknown key '{prefix}{key}' (known keys: {known})")
         types = spec[key]
-        if isinstance(value, bool) or not isinstance(value, types):
+        if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
             wanted = " or ".join(t.__name__ for t in types)
             raise UsageError(f"{where}: key '{prefix}{key}' must be {wanted}, "
                              f"got {type(value).__name__}")
@@ -158,6 +161,9 @@ def _build_workload(data: dict[str, Any], where: str) -> Workload:
         known = ", ".join([*sorted(parsers.PARSERS), parsers.WALL_TIME])
         raise UsageError(f"{where}: key 'metric.parser': unknown parser '{parser}' "
                          f"(known: {known})")
+    problem = parsers.check_options(parser, metric_table.get("options", {}))
+    if problem:
+        raise UsageError(f"{where}: key 'metric.options': {problem}")
     name = data["name"]
     if not _NAME_RE.match(name):
         raise UsageError(f"{where}: key 'name' must look like 'category.tool' "
@@ -196,6 +202,7 @@ def _build_workload(data: dict[str, Any], where: str) -> Workload:
         duration=float(data.get("duration", 5.0)),
         quick_duration=float(data.get("quick_duration", 2.0)),
         timeout=float(data.get("timeout", 120.0)),
+        read_only_root=data.get("read_only_root", True),
         source=source,
     )
 
@@ -247,10 +254,16 @@ def select_workloads(workloads: list[Workload], patterns: list[str]) -> list[Wor
 #: Environments and the settings (axes) each accepts, with their allowed values.  The
 #: first value of each axis is the default.
 ENVIRONMENT_AXES: dict[str, dict[str, tuple[str, ...]]] = {
-    "native": {},
+    "native": {
+        "cgroup": ("inherit", "own"),  # own: a fresh cgroup per sample, as a container's
+        "label": (),  # free-form name only: the same variant twice, for A/A calibration
+    },
     "docker": {
         "net": ("bridge", "host", "none"),
         "seccomp": ("default", "unconfined"),
+        "cpu": ("cpuset", "quota"),  # quota: CFS quota of the measured CPU count, no pin
+        "quota": (),  # free-form: CFS quota as a fraction of the measured CPUs (pin kept)
+        "label": (),
     },
     "fake": {
         "scale": (),  # free-form positive number: multiplies the scripted cost
@@ -409,6 +422,16 @@ class Plan:
     quick: bool = False
     margin: float = 0.02
     alpha: float = 0.05
+    #: Adaptive mode: stop a workload once every comparison is decided (group-sequential,
+    #: see bench.schedule.StopRule); ``blocks`` is then the maximum.
+    adaptive: bool = False
+    min_blocks: int = 5
+    budget_s: float | None = None
+
+    @property
+    def comparisons(self) -> int:
+        """Number of comparisons (the family for multiplicity correction)."""
+        return len(self.workloads) * (len(self.variants) - 1)
 
     @property
     def baseline(self) -> Variant:
@@ -429,10 +452,15 @@ class Plan:
             "quick": self.quick,
             "margin": self.margin,
             "alpha": self.alpha,
+            "adaptive": self.adaptive,
+            "min_blocks": self.min_blocks,
+            "budget_s": self.budget_s,
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], where: str = "run.json") -> Plan:
+    def from_dict(cls, data: Any, where: str = "run.json") -> Plan:
+        if not isinstance(data, dict):
+            raise UsageError(f"{where}: 'plan' missing or not an object")
         try:
             return make_plan(
                 workloads=[Workload.from_dict(w, where) for w in data["workloads"]],
@@ -444,6 +472,9 @@ class Plan:
                 quick=bool(data["quick"]),
                 margin=float(data.get("margin", 0.02)),
                 alpha=float(data.get("alpha", 0.05)),
+                adaptive=bool(data.get("adaptive", False)),
+                min_blocks=int(data.get("min_blocks", 5)),
+                budget_s=None if data.get("budget_s") is None else float(data["budget_s"]),
             )
         except (KeyError, TypeError, ValueError) as err:
             raise UsageError(f"{where}: bad plan: {err!r}") from None
@@ -451,7 +482,8 @@ class Plan:
 
 def make_plan(workloads: list[Workload], variants: list[Variant], cpus: tuple[int, ...],
               blocks: int = 10, warmup: int = 1, seed: int = 0, quick: bool = False,
-              margin: float = 0.02, alpha: float = 0.05) -> Plan:
+              margin: float = 0.02, alpha: float = 0.05, adaptive: bool = False,
+              min_blocks: int = 5, budget_s: float | None = None) -> Plan:
     """Validate options and build the Plan."""
     if not workloads:
         raise UsageError("no workload selected")
@@ -467,5 +499,19 @@ def make_plan(workloads: list[Workload], variants: list[Variant], cpus: tuple[in
     if len(variants) < 2:
         raise UsageError("--variants: need at least two variants to compare "
                          "(e.g. 'native,docker')")
+    if adaptive and not 2 <= min_blocks <= blocks:
+        raise UsageError(f"--min-blocks must be between 2 and --max-blocks ({blocks}), "
+                         f"got {min_blocks}")
+    if budget_s is not None and not budget_s > 0:
+        raise UsageError(f"--budget must be positive, got {budget_s:g} s")
     return Plan(tuple(workloads), tuple(variants), tuple(cpus), blocks, warmup, seed, quick,
-                margin, alpha)
+                margin, alpha, adaptive, min_blocks if adaptive else min(min_blocks, blocks),
+                budget_s)
+
+
+def parse_duration(text: str) -> float:
+    """``90``, ``90s``, ``10m``, ``1.5h`` -> seconds."""
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([smh]?)\s*", text)
+    if match is None:
+        raise UsageError(f"--budget: cannot parse '{text}' (expected e.g. '90s', '10m', '1h')")
+    return float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(2)]

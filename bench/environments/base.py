@@ -13,10 +13,11 @@ import hashlib
 import re
 import time
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from bench import parsers
+from bench.metrics import SamplingConfig
 from bench.results import Sample
 from bench.suite import Variant, Workload
 
@@ -64,6 +65,8 @@ class SampleContext:
     warmup: bool
     cpus: tuple[int, ...]
     quick: bool
+    #: How the running sample is polled for resource metrics (bench.metrics).
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,8 @@ class RawResult:
     started_at: float
     instance: str
     error: str | None = None
+    #: Resource metrics of the execution (``{"metrics": ..., "host": ...}``, bench.metrics).
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def finish_sample(workload: Workload, variant: Variant, ctx: SampleContext,
@@ -123,7 +128,7 @@ def finish_sample(workload: Workload, variant: Variant, ctx: SampleContext,
         exit_code=raw.exit_code,
         stdout_tail=raw.stdout[-_TAIL:] if failed else None,
         stderr_tail=stderr[-_TAIL:] if failed else None,
-        extra=extra or {},
+        extra={**raw.extra, **(extra or {})},
     )
 
 

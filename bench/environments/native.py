@@ -1,11 +1,22 @@
-"""``native``: the workload as a plain process on the host, pinned with sched_setaffinity."""
+"""``native``: the workload as a plain process on the host, pinned with sched_setaffinity.
+
+``native[cgroup=own]`` runs each sample in a fresh cgroup of its own, made as a container's
+is (:class:`bench.metrics.OwnCgroup`): the accounting is then identical to a container's,
+and comparing it with plain ``native`` measures what the cgroup alone costs.
+
+The child is waited for through a pidfd rather than ``Popen.wait``, so that its final
+counters can be read between its exit and its reaping (:mod:`bench.metrics.process`).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import selectors
 import shutil
 import signal
 import subprocess
+import time
 from typing import Any
 
 from bench.environments.base import (
@@ -19,8 +30,10 @@ from bench.environments.base import (
     sha256_file,
     wrap,
 )
+from bench.metrics import OwnCgroup, ProcessWatch
+from bench.metrics.cgroup import CgroupCounters
 from bench.results import Sample
-from bench.suite import Workload
+from bench.suite import Variant, Workload
 
 
 class NativeEnvironment(Environment):
@@ -28,39 +41,75 @@ class NativeEnvironment(Environment):
 
     name = "native"
 
+    def __init__(self, variant: Variant) -> None:
+        super().__init__(variant)
+        self.own_cgroup = variant.setting("cgroup", "inherit") == "own"
+        self._leftover: list[OwnCgroup] = []
+
     def execute(self, workload: Workload, ctx: SampleContext) -> Sample:
+        started_at, start = now()
+        group = None
+        if self.own_cgroup:
+            try:
+                group = OwnCgroup(f"{ctx.run_id}-{ctx.seq}", ctx.cpus)
+            except OSError as err:
+                raw = RawResult(None, "", "", 0.0, started_at, "",
+                                f"cannot create the sample's cgroup: {err}")
+                return finish_sample(workload, self.variant, ctx, raw)
+        try:
+            return self._execute(workload, ctx, group, started_at, start)
+        finally:
+            if group is not None:
+                try:
+                    group.remove()
+                except OSError:
+                    self._leftover.append(group)
+
+    def _execute(self, workload: Workload, ctx: SampleContext, group: OwnCgroup | None,
+                 started_at: float, start: float) -> Sample:
         argv = wrap(workload.argv(len(ctx.cpus), ctx.quick))
         cpus = set(ctx.cpus)
-        started_at, start = now()
-        error = None
+
+        def child_setup() -> None:
+            # Before exec, so the workload never runs elsewhere: into the sample's cgroup
+            # first (joining a cpuset resets the affinity), then pinned.
+            if group is not None:
+                group.join()
+            os.sched_setaffinity(0, cpus)
+
         try:
+            counters = CgroupCounters(group.group) if group is not None else None
             proc = subprocess.Popen(
                 argv,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 env=dict(WORKLOAD_ENV),
                 cwd=WORKDIR,
-                # Pinned before exec, so the workload never runs elsewhere.
-                preexec_fn=lambda: os.sched_setaffinity(0, cpus),
+                preexec_fn=child_setup,
                 start_new_session=True,
             )
-        except OSError as err:
+        except (OSError, subprocess.SubprocessError) as err:
             raw = RawResult(None, "", "", 0.0, started_at, "", f"cannot start: {err}")
             return finish_sample(workload, self.variant, ctx, raw)
+        watch = None
         try:
-            out, err_out = proc.communicate(timeout=workload.timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            out, err_out = proc.communicate()
-            error = f"timed out after {workload.timeout:g} s"
+            watch = ProcessWatch(proc.pid, ctx.cpus, ctx.sampling, counters)
+            out, err_out, timed_out = _communicate(proc, watch, workload.timeout)
         except BaseException:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+            _kill(proc, watch)
             raise
         wall = now()[1] - start
+        error = None
+        if timed_out:
+            error = f"timed out after {workload.timeout:g} s"
+        elif proc.returncode < 0:
+            signum = -proc.returncode
+            name = signal.Signals(signum).name if signum in signal.valid_signals() else signum
+            error = (f"killed by {name}" + (" (from outside, or by the OOM killer)"
+                                            if signum == signal.SIGKILL else ""))
         raw = RawResult(proc.returncode, out.decode(errors="replace"),
                         err_out.decode(errors="replace"), wall, started_at,
-                        f"pid:{proc.pid}", error)
+                        f"pid:{proc.pid}", error, extra=watch.extra())
         return finish_sample(workload, self.variant, ctx, raw)
 
     def binary_hashes(self, binaries: list[str]) -> dict[str, dict[str, str]]:
@@ -75,4 +124,73 @@ class NativeEnvironment(Environment):
         return hashes
 
     def facts(self) -> dict[str, Any]:
-        return {"pinning": "sched_setaffinity"}
+        facts: dict[str, Any] = {"pinning": "sched_setaffinity",
+                                 "metrics": "rusage (wait4) + /proc/<pid>/io at exit"}
+        if self.own_cgroup:
+            facts["cgroup"] = (f"own: a fresh cgroup per sample, /{OwnCgroup.PARENT}/<run-id>-"
+                               "<seq> in every mounted hierarchy, cpuset = measured CPUs")
+            facts["metrics"] = "cgroup, plus rusage (wait4) + /proc/<pid>/io at exit"
+        else:
+            facts["cgroup"] = "inherit: the harness's own"
+        return facts
+
+    def teardown(self) -> None:
+        for group in self._leftover:
+            with contextlib.suppress(OSError):
+                group.remove()
+        self._leftover = [group for group in self._leftover if group.created]
+
+
+def _communicate(proc: subprocess.Popen[bytes], watch: ProcessWatch,
+                 timeout: float) -> tuple[bytes, bytes, bool]:
+    """Read stdout and stderr to their end and wait for the exit, polling the metrics on
+    the way; ``Popen.communicate`` would reap the child before its totals can be read.
+    At the timeout the process group is killed and the rest collected. Returns
+    ``(stdout, stderr, timed_out)``; ``proc.returncode`` is set."""
+    assert proc.stdout is not None and proc.stderr is not None
+    out_fd, err_fd = proc.stdout.fileno(), proc.stderr.fileno()
+    chunks: dict[int, list[bytes]] = {out_fd: [], err_fd: []}
+    deadline = time.monotonic() + timeout
+    timed_out = False
+    with selectors.DefaultSelector() as selector:
+        for fd in chunks:
+            selector.register(fd, selectors.EVENT_READ)
+        selector.register(watch.exit_fd, selectors.EVENT_READ)
+        while selector.get_map():
+            wait = watch.poll_due() if watch.returncode is None else None
+            if not timed_out:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(proc.pid, signal.SIGKILL)
+                    timed_out = True
+                    continue
+                wait = left if wait is None else min(wait, left)
+            for key, _ in selector.select(None if wait is None else max(wait, 0.0)):
+                if key.fd == watch.exit_fd:
+                    selector.unregister(key.fd)
+                    proc.returncode = watch.reap()
+                    continue
+                data = os.read(key.fd, 1 << 16)
+                if data:
+                    chunks[key.fd].append(data)
+                else:
+                    selector.unregister(key.fd)
+            if watch.returncode is None and watch.poll_due() <= 0:
+                watch.poll()
+    out, err = b"".join(chunks[out_fd]), b"".join(chunks[err_fd])
+    proc.stdout.close()
+    proc.stderr.close()
+    return out, err, timed_out
+
+
+def _kill(proc: subprocess.Popen[bytes], watch: ProcessWatch | None) -> None:
+    """Kill the whole process group and reap the child (on an interrupt or a bug)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    if watch is not None and watch.returncode is None and watch.exit_fd >= 0:
+        proc.returncode = watch.reap()
+    elif proc.returncode is None:
+        proc.wait()
+    if watch is not None:
+        watch.close()

@@ -63,8 +63,10 @@ def headline(summary: Summary) -> str:
 
 def summary_table(summary: Summary) -> Table:
     """Per workload and variant: median, overhead vs baseline with its 95% CI, verdict."""
+    method = ("Holm over" if summary.correction == "holm"
+              else "adaptive, group-sequential, Bonferroni over")
     table = Table(title=Text(f"run {summary.run_id}: overhead vs {summary.baseline} "
-                             f"(95% CI, bootstrap over blocks; Holm over "
+                             f"(95% CI, bootstrap over blocks; {method} "
                              f"{summary.family_size} comparisons)"))
     for column in ("workload", "variant", "blocks", "median", "unit", "overhead [95% CI]",
                    "verdict"):

@@ -154,3 +154,28 @@ def test_doctor_reports_engine_and_image():
     proc = bench("doctor", timeout=120)
     assert "engine: Docker" in proc.stdout, proc.stdout + proc.stderr
     assert "image:" in proc.stdout and "governor" in proc.stdout
+
+
+@pytest.mark.docker
+def test_doctor_lists_and_clean_removes_labelled_leftovers():
+    client = engine.connect()
+    from bench import image, suite
+
+    packages = sorted({p for w in suite.load_workloads() for p in w.packages})
+    tag = image.recipe_for(packages).tag
+    container = client.containers.create(tag, ["true"], name="bench-leftover-test",
+                                         labels=engine.labels("leftover-test"))
+    try:
+        proc = bench("doctor", timeout=120)
+        assert "bench-leftover-test" in proc.stdout
+        proc = bench("clean", "--run", "leftover-test", timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        assert "removed container bench-leftover-test" in proc.stdout
+        assert not any(engine.leftovers(client, "leftover-test").values())
+    finally:
+        import contextlib
+
+        import docker.errors
+
+        with contextlib.suppress(docker.errors.NotFound):
+            container.remove(force=True)

@@ -16,7 +16,7 @@ def plan(variants="fake,fake[scale=1.1]", blocks=5, warmup=1, seed=11, workloads
 
 class Recorder:
     def __init__(self):
-        self.stages, self.samples, self.total = [], [], None
+        self.stages, self.samples, self.stops, self.total = [], [], [], None
 
     def stage(self, message):
         self.stages.append(message)
@@ -26,6 +26,9 @@ class Recorder:
 
     def sample(self, step, sample, done, total):
         self.samples.append((step.seq, sample.seq, done, total))
+
+    def stopped(self, workload, reason, skipped):
+        self.stops.append((workload, reason, skipped))
 
 
 def no_engine():

@@ -1,15 +1,17 @@
-"""Calibration of the verdicts by seeded simulation (METHOD §7).
+"""Calibration of the verdicts by seeded simulation (METHOD §5, §7).
 
-Each test draws many synthetic runs with realistic noise, takes the verdict the product
-takes (``compare``, ``compare_family`` or ``sequential_look`` with 2,000 bootstrap
-resamples) and checks its error rates. Rates are printed and put in the assertion
-messages, with a Wilson 95% interval, so ``pytest -s`` or ``-rA`` shows them.
+Each test draws many synthetic runs, takes the verdict the product takes (``compare``,
+``compare_family`` or ``sequential_look``, 2,000 bootstrap resamples) and checks an error
+rate or a power. Rates are printed (``pytest -s``) and repeated in the assertion message,
+with a Wilson 95% interval. Thresholds are the requirements; where a rate is expected to
+sit *at* alpha (pure Gaussian noise, nothing conservative about it), the bound allows three
+binomial standard errors, and the test says so.
 
-Noise model, per synthetic run: one value per arm per block; per-sample log-normal noise
-with CV drawn from [1%, 3%] (or fixed where stated); a slow linear drift in time shared by
-both arms (the arms of a block run back to back in random order, so drift is paired out
-up to half a block); ~2% outlier samples that are 20-100% more expensive; the metric
-direction alternates between "higher" (ops/s) and "lower" (seconds).
+Realistic noise, per synthetic run: one value per arm per block; log-normal noise with CV
+drawn from [1%, 3%]; a slow linear drift in time shared by both arms (the two arms of a
+block run back to back in random order, so drift pairs out up to half a block); ~2% of
+samples are outliers 20-100% more expensive; the metric direction alternates between
+"higher" (ops/s) and "lower" (seconds).
 """
 
 import math
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
+from scipy import special
 
 from bench import stats
 
@@ -45,7 +48,7 @@ def simulate(
     drift_per_block: float = 0.002,
     outlier_rate: float = 0.02,
 ) -> Runs:
-    """Vectorised noise model of the module docstring (both arms, all runs at once)."""
+    """The noise model of the module docstring, vectorised over runs and blocks."""
     rng = np.random.default_rng(seed)
     shape = (n_runs, n_blocks)
     sigma = rng.uniform(cv[0], cv[1], size=(n_runs, 1))
@@ -63,10 +66,10 @@ def simulate(
     cost_variant = np.exp(log_cost(t_variant)) * (1 + true_overhead)
     cost_baseline = np.exp(log_cost(t_baseline))
     better = ["higher" if i % 2 == 0 else "lower" for i in range(n_runs)]
-    # Metric values: 1000 ops/s for "higher" (value = 1000 / cost), 0.5 s for "lower".
-    flip = np.array([b == "higher" for b in better])[:, None]
-    variant = np.where(flip, 1000.0 / cost_variant, 0.5 * cost_variant)
-    baseline = np.where(flip, 1000.0 / cost_baseline, 0.5 * cost_baseline)
+    # 1000 ops/s at unit cost when higher is better, 0.5 s when lower is better.
+    higher = np.array([b == "higher" for b in better])[:, None]
+    variant = np.where(higher, 1000.0 / cost_variant, 0.5 * cost_variant)
+    baseline = np.where(higher, 1000.0 / cost_baseline, 0.5 * cost_baseline)
     return Runs(variant, baseline, better)
 
 
@@ -79,25 +82,39 @@ def wilson(k: int, n: int) -> tuple[float, float]:
     return centre - half, centre + half
 
 
-def rate(label: str, k: int, n: int, seconds: float) -> str:
+def rate(label: str, k: int, n: int) -> str:
     lo, hi = wilson(k, n)
-    line = f"{label}: {k}/{n} = {k / n:.2%} (95% CI {lo:.2%}..{hi:.2%}) in {seconds:.1f}s"
+    return f"{label}: {k}/{n} = {k / n:.2%} (95% CI {lo:.2%}..{hi:.2%})"
+
+
+def report(*parts: str, seconds: float) -> str:
+    """Print the measured rates (shown by -s) and return them for assertion messages."""
+    line = "; ".join(parts) + f" [{seconds:.1f}s]"
     print(line)
     return line
+
+
+def binomial_slack(p: float, n: int) -> float:
+    """Three standard errors: the bound for a rate whose expectation is exactly p."""
+    return 3 * math.sqrt(p * (1 - p) / n)
+
+
+def arms(runs: Runs) -> enumerate[tuple[np.ndarray, np.ndarray, str]]:
+    return enumerate(zip(runs.variant, runs.baseline, runs.better, strict=True))
 
 
 def fixed_verdicts(runs: Runs) -> list[stats.Comparison]:
     return [
         stats.compare(v, b, better, margin=MARGIN, alpha=ALPHA, seed=i)
-        for i, (v, b, better) in enumerate(zip(runs.variant, runs.baseline, runs.better))
+        for i, (v, b, better) in arms(runs)
     ]
 
 
-def adaptive_verdicts(runs: Runs) -> list[stats.SequentialDecision]:
-    """Run each synthetic run as the adaptive runner does: look after every block."""
+def adaptive_verdicts(runs: Runs) -> list[stats.Comparison]:
+    """Each run as the adaptive runner drives it: a look after every block from 5 on."""
     max_looks = MAX_BLOCKS - MIN_BLOCKS + 1
-    decisions = []
-    for i, (v, b, better) in enumerate(zip(runs.variant, runs.baseline, runs.better)):
+    results = []
+    for i, (v, b, better) in arms(runs):
         for look in range(1, max_looks + 1):
             n = MIN_BLOCKS + look - 1
             decision = stats.sequential_look(
@@ -106,126 +123,181 @@ def adaptive_verdicts(runs: Runs) -> list[stats.SequentialDecision]:
             )  # fmt: skip
             if decision.stop:
                 break
-        decisions.append(decision)
-    return decisions
+        results.append(decision.comparison)
+    return results
 
 
-def false_claims(comparisons: list[stats.Comparison]) -> int:
-    return sum(c.verdict in ("overhead", "faster") for c in comparisons)
+def count(results: list[stats.Comparison], *verdicts: str) -> int:
+    return sum(c.verdict in verdicts for c in results)
+
+
+def mean_blocks(results: list[stats.Comparison]) -> str:
+    return f"mean blocks used {np.mean([c.n_blocks for c in results]):.1f}"
+
+
+def test_sequential_levels_hold_alpha_for_gaussian_t_tests() -> None:
+    """The calibrated group-sequential t-test keeps alpha; the textbook conversion does not.
+
+    200,000 Gaussian runs (another seed than the calibration's), looks at 5..30 blocks,
+    vectorised: the one-sided t-test at every look against ``sequential_levels``.
+    """
+    start = time.perf_counter()
+    n_runs = 200_000
+    rng = np.random.default_rng(2024)
+    x = rng.standard_normal((n_runs, MAX_BLOCKS))
+    sums, squares = np.cumsum(x, axis=1), np.cumsum(x * x, axis=1)
+    fractions = [n / MAX_BLOCKS for n in range(MIN_BLOCKS, MAX_BLOCKS + 1)]
+    textbook = special.ndtr(-stats.group_sequential_bounds(fractions, ALPHA / 2))
+    calibrated = stats.sequential_levels(MIN_BLOCKS, MAX_BLOCKS, ALPHA / 2)
+    hit_cal = np.zeros(n_runs, dtype=bool)
+    hit_text = np.zeros(n_runs, dtype=bool)
+    for k, n in enumerate(range(MIN_BLOCKS, MAX_BLOCKS + 1)):
+        mean = sums[:, n - 1] / n
+        t = mean / np.sqrt((squares[:, n - 1] - n * mean * mean) / ((n - 1) * n))
+        p_upper, p_lower = special.stdtr(n - 1, -t), special.stdtr(n - 1, t)
+        hit_cal |= (p_upper <= calibrated[k]) | (p_lower <= calibrated[k])
+        hit_text |= (p_upper <= textbook[k]) | (p_lower <= textbook[k])
+    line = report(
+        rate("Gaussian sequential t-test 5..30, two-sided, calibrated", hit_cal.sum(), n_runs),
+        rate("textbook nominal-p conversion", hit_text.sum(), n_runs),
+        seconds=time.perf_counter() - start,
+    )
+    assert hit_cal.mean() <= ALPHA + binomial_slack(ALPHA, n_runs), line
+    assert hit_text.mean() > hit_cal.mean(), line
 
 
 @pytest.mark.parametrize("n_blocks", [10, 20])
 def test_aa_fixed_size_false_positive_rate(n_blocks: int) -> None:
-    n_runs = 2000
+    """Requirement: A/A with realistic noise, false overhead/faster <= alpha."""
     start = time.perf_counter()
-    runs = simulate(seed=100 + n_blocks, n_runs=n_runs, n_blocks=n_blocks)
-    results = fixed_verdicts(runs)
-    seconds = time.perf_counter() - start
-    false = false_claims(results)
+    n_runs = 2000
+    results = fixed_verdicts(simulate(seed=100 + n_blocks, n_runs=n_runs, n_blocks=n_blocks))
+    false = count(results, "overhead", "faster")
     significant = sum(c.significant for c in results)
-    line = rate(f"A/A fixed {n_blocks} blocks, false overhead/faster", false, n_runs, seconds)
-    line += "; " + rate("  95% interval excludes 0 (raw type I)", significant, n_runs, seconds)
+    line = report(
+        rate(f"A/A fixed {n_blocks} blocks: false overhead/faster", false, n_runs),
+        rate("95% CI excludes 0", significant, n_runs),
+        rate("equivalent", count(results, "equivalent"), n_runs),
+        seconds=time.perf_counter() - start,
+    )
     assert false / n_runs <= ALPHA, line
-    # The interval behind "significant" is calibrated on its own, not only thanks to the
-    # precedence of "equivalent": allow binomial noise (3 standard errors) around alpha.
-    assert significant / n_runs <= ALPHA + 3 * math.sqrt(ALPHA * (1 - ALPHA) / n_runs), line
+    # The interval itself is calibrated, not only masked by "equivalent" taking precedence.
+    assert significant / n_runs <= ALPHA + binomial_slack(ALPHA, n_runs), line
+
+
+def test_aa_fixed_size_gaussian_noise_is_at_alpha() -> None:
+    """Pure Gaussian noise too large for equivalence: the rate sits at alpha, not above."""
+    start = time.perf_counter()
+    n_runs = 2000
+    runs = simulate(seed=150, n_runs=n_runs, n_blocks=10, cv=(0.04, 0.06), outlier_rate=0.0)
+    results = fixed_verdicts(runs)
+    false = count(results, "overhead", "faster")
+    line = report(
+        rate("A/A fixed 10 blocks, Gaussian CV 4-6%: false overhead/faster", false, n_runs),
+        seconds=time.perf_counter() - start,
+    )
+    assert false / n_runs <= ALPHA + binomial_slack(ALPHA, n_runs), line
 
 
 def test_aa_adaptive_false_positive_rate() -> None:
-    n_runs = 1000
+    """Requirement: the same in adaptive mode (looks after every block, 5..30)."""
     start = time.perf_counter()
-    runs = simulate(seed=7, n_runs=n_runs, n_blocks=MAX_BLOCKS)
-    decisions = adaptive_verdicts(runs)
-    seconds = time.perf_counter() - start
-    results = [d.comparison for d in decisions]
-    false = false_claims(results)
-    equivalent = sum(c.verdict == "equivalent" for c in results)
-    mean_blocks = np.mean([c.n_blocks for c in results])
-    line = rate(
-        f"A/A adaptive {MIN_BLOCKS}..{MAX_BLOCKS} blocks, false overhead/faster",
-        false, n_runs, seconds,
-    )  # fmt: skip
-    line += f"; equivalent {equivalent / n_runs:.1%}, mean blocks used {mean_blocks:.1f}"
-    print(line)
+    n_runs = 1000
+    results = adaptive_verdicts(simulate(seed=7, n_runs=n_runs, n_blocks=MAX_BLOCKS))
+    false = count(results, "overhead", "faster")
+    line = report(
+        rate(f"A/A adaptive {MIN_BLOCKS}..{MAX_BLOCKS}: false overhead/faster", false, n_runs),
+        rate("equivalent", count(results, "equivalent"), n_runs),
+        mean_blocks(results),
+        seconds=time.perf_counter() - start,
+    )
     assert false / n_runs <= ALPHA, line
 
 
-def test_aa_adaptive_false_positive_rate_high_noise() -> None:
-    """Noise so high that equivalence is rare: the difference test alone keeps the rate."""
-    n_runs = 1000
+def test_aa_adaptive_gaussian_noise_is_at_alpha() -> None:
+    """Adaptive, Gaussian noise too large for equivalence: 26 looks do not inflate alpha."""
     start = time.perf_counter()
-    runs = simulate(seed=8, n_runs=n_runs, n_blocks=MAX_BLOCKS, cv=(0.05, 0.08))
-    results = [d.comparison for d in adaptive_verdicts(runs)]
-    seconds = time.perf_counter() - start
-    false = false_claims(results)
-    line = rate("A/A adaptive, CV 5-8%, false overhead/faster", false, n_runs, seconds)
-    assert false / n_runs <= ALPHA, line
+    n_runs = 1000
+    runs = simulate(seed=8, n_runs=n_runs, n_blocks=MAX_BLOCKS, cv=(0.05, 0.08), outlier_rate=0)
+    results = adaptive_verdicts(runs)
+    false = count(results, "overhead", "faster")
+    line = report(
+        rate("A/A adaptive, Gaussian CV 5-8%: false overhead/faster", false, n_runs),
+        mean_blocks(results),
+        seconds=time.perf_counter() - start,
+    )
+    assert false / n_runs <= ALPHA + binomial_slack(ALPHA, n_runs), line
 
 
 def test_aa_family_holm_familywise_rate() -> None:
-    """Three A/A comparisons per run, noisy enough that equivalence rarely masks errors."""
-    n_runs, family = 1000, 3
+    """Three A/A comparisons per run (noisy, so equivalence rarely masks an error)."""
     start = time.perf_counter()
-    runs = [simulate(seed=300 + j, n_runs=n_runs, n_blocks=10, cv=(0.04, 0.06)) for j in range(3)]
+    n_runs, family = 1000, 3
+    sims = [simulate(seed=300 + j, n_runs=n_runs, n_blocks=10, cv=(0.04, 0.06)) for j in range(3)]
     any_false = 0
     for i in range(n_runs):
-        items = [(r.variant[i], r.baseline[i], r.better[i]) for r in runs]
+        items = [(s.variant[i], s.baseline[i], s.better[i]) for s in sims]
         results = stats.compare_family(items, margin=MARGIN, alpha=ALPHA, seed=i)
-        any_false += false_claims(results) > 0
-    seconds = time.perf_counter() - start
-    line = rate(f"A/A family of {family} (Holm), any false claim", any_false, n_runs, seconds)
+        any_false += count(results, "overhead", "faster") > 0
+    line = report(
+        rate(f"A/A family of {family} with Holm: any false claim", any_false, n_runs),
+        seconds=time.perf_counter() - start,
+    )
     assert any_false / n_runs <= ALPHA, line
 
 
 def test_true_five_percent_overhead_is_found_and_covered() -> None:
-    """+5%, CV 2%, 20 blocks, drift: found >= 80% of the time, 95% CI covers >= 93%."""
-    n_runs, truth = 2000, 0.05
+    """Requirement: +5%, CV 2%, 20 blocks: `overhead` >= 80%, 95% CI covers >= 93%."""
     start = time.perf_counter()
+    n_runs, truth = 2000, 0.05
     runs = simulate(seed=11, n_runs=n_runs, n_blocks=20, true_overhead=truth, cv=(0.02, 0.02),
                     outlier_rate=0.0)  # fmt: skip
     results = fixed_verdicts(runs)
-    seconds = time.perf_counter() - start
-    found = sum(c.verdict == "overhead" for c in results)
+    found = count(results, "overhead")
     covered = sum(c.ci95.contains(truth) for c in results)
-    line = rate("+5% overhead, CV 2%, 20 blocks: verdict overhead", found, n_runs, seconds)
-    line += "; " + rate("  95% CI contains +5%", covered, n_runs, seconds)
+    line = report(
+        rate("+5%, CV 2%, 20 blocks: verdict overhead", found, n_runs),
+        rate("95% CI contains +5%", covered, n_runs),
+        seconds=time.perf_counter() - start,
+    )
     assert found / n_runs >= 0.80, line
     assert covered / n_runs >= 0.93, line
 
 
 def test_true_five_percent_overhead_with_outliers_stays_covered() -> None:
-    """With 2% of samples 20-100% slower the mean is uncertain: the verdict loses power,
-    but the interval must keep its coverage (the bootstrap alone does not, hence the hull).
+    """With 2% of samples 20-100% slower the mean is less certain and power drops, but the
+    interval keeps its coverage; the bootstrap alone would not (hence the hull with t).
     """
-    n_runs, truth = 1000, 0.05
     start = time.perf_counter()
+    n_runs, truth = 1000, 0.05
     runs = simulate(seed=13, n_runs=n_runs, n_blocks=20, true_overhead=truth, cv=(0.02, 0.02))
     results = fixed_verdicts(runs)
-    seconds = time.perf_counter() - start
-    found = sum(c.verdict == "overhead" for c in results)
     covered = sum(c.ci95.contains(truth) for c in results)
-    boot_covered = sum(c.boot_ci95.contains(truth) for c in results)
-    line = rate("+5% with outliers: verdict overhead", found, n_runs, seconds)
-    line += "; " + rate("  95% CI contains +5%", covered, n_runs, seconds)
-    line += "; " + rate("  bootstrap-only 95% CI contains +5%", boot_covered, n_runs, seconds)
+    line = report(
+        rate("+5% with outliers: verdict overhead", count(results, "overhead"), n_runs),
+        rate("95% CI contains +5%", covered, n_runs),
+        rate("bootstrap-only", sum(c.boot_ci95.contains(truth) for c in results), n_runs),
+        seconds=time.perf_counter() - start,
+    )
     assert covered / n_runs >= 0.93, line
-    assert not any(c.verdict in ("faster", "equivalent") for c in results), line
+    assert count(results, "faster", "equivalent") == 0, line
 
 
 def test_true_five_percent_overhead_adaptive() -> None:
-    n_runs, truth = 500, 0.05
+    """The same +5% in adaptive mode: found, covered by the repeated CI, and early."""
     start = time.perf_counter()
+    n_runs, truth = 500, 0.05
     runs = simulate(seed=12, n_runs=n_runs, n_blocks=MAX_BLOCKS, true_overhead=truth,
                     cv=(0.02, 0.02), outlier_rate=0.0)  # fmt: skip
-    results = [d.comparison for d in adaptive_verdicts(runs)]
-    seconds = time.perf_counter() - start
-    found = sum(c.verdict == "overhead" for c in results)
+    results = adaptive_verdicts(runs)
+    found = count(results, "overhead")
     covered = sum(c.ci95.contains(truth) for c in results)
-    mean_blocks = np.mean([c.n_blocks for c in results])
-    line = rate("+5% overhead adaptive: verdict overhead", found, n_runs, seconds)
-    line += "; " + rate("  repeated 95% CI contains +5%", covered, n_runs, seconds)
-    line += f"; mean blocks used {mean_blocks:.1f}"
-    print(line)
+    line = report(
+        rate("+5% adaptive: verdict overhead", found, n_runs),
+        rate("repeated 95% CI contains +5%", covered, n_runs),
+        mean_blocks(results),
+        seconds=time.perf_counter() - start,
+    )
     assert found / n_runs >= 0.80, line
     assert covered / n_runs >= 0.93, line
 
@@ -233,25 +305,22 @@ def test_true_five_percent_overhead_adaptive() -> None:
 @pytest.mark.parametrize("mode", ["fixed", "adaptive"])
 @pytest.mark.parametrize("outlier_rate", [0.0, 0.02])
 def test_aa_low_noise_equivalence_power(mode: str, outlier_rate: float) -> None:
-    """The equivalence test has power: A/A with CV 1% and enough blocks is `equivalent`.
-
-    Without outliers this is the requirement (>= 80%); with 2% large outliers the rate
-    is printed for the record (the mean is honestly less certain then), not asserted.
+    """Equivalence is not vacuous: A/A with CV 1% and 20 (or up to 30) blocks is
+    `equivalent` >= 80% of the time. With 2% large outliers the mean is honestly less
+    certain; that rate is printed for the record, not asserted.
     """
-    n_runs = 500
     start = time.perf_counter()
+    n_runs = 500
     runs = simulate(seed=21, n_runs=n_runs, n_blocks=20 if mode == "fixed" else MAX_BLOCKS,
                     cv=(0.01, 0.01), outlier_rate=outlier_rate)  # fmt: skip
-    if mode == "fixed":
-        results = fixed_verdicts(runs)
-    else:
-        results = [d.comparison for d in adaptive_verdicts(runs)]
-    seconds = time.perf_counter() - start
-    equivalent = sum(c.verdict == "equivalent" for c in results)
-    label = f"A/A CV 1% {mode}, outliers {outlier_rate:.0%}: verdict equivalent"
-    line = rate(label, equivalent, n_runs, seconds)
-    line += f"; mean blocks used {np.mean([c.n_blocks for c in results]):.1f}"
-    print(line)
-    assert false_claims(results) / n_runs <= ALPHA, line
+    results = fixed_verdicts(runs) if mode == "fixed" else adaptive_verdicts(runs)
+    equivalent = count(results, "equivalent")
+    line = report(
+        rate(f"A/A CV 1% {mode}, outliers {outlier_rate:.0%}: equivalent", equivalent, n_runs),
+        rate("false overhead/faster", count(results, "overhead", "faster"), n_runs),
+        mean_blocks(results),
+        seconds=time.perf_counter() - start,
+    )
+    assert count(results, "overhead", "faster") / n_runs <= ALPHA, line
     if outlier_rate == 0:
         assert equivalent / n_runs >= 0.80, line

@@ -44,6 +44,9 @@ def test_builtin_workloads_load_and_cover_cpu_and_memory():
     (lambda t: t.replace('duration = 3', 'duration = -3'), "'duration' must be positive"),
     (lambda t: t.replace('[metric]', '[metric]\nspeed = 1'), "unknown key 'metric.speed'"),
     (lambda t: t + "\n[[[", "not valid TOML"),
+    (lambda t: t.replace('rate: ([0-9.]+)', 'rate'), "needs a capture group"),
+    (lambda t: t.replace('rate: ([0-9.]+)', '(rate'), "not a valid regex"),
+    (lambda t: t.replace('parser = "regex"', 'parser = "json"'), "needs options.path"),
 ])
 def test_bad_workload_file_names_file_and_key(tmp_path, edit, message):
     path = write(tmp_path, edit(VALID_TOML))

@@ -1,0 +1,212 @@
+"""Exports of a run: a tidy samples table (pandas, CSV), a JSON summary, and the dispatcher
+that picks a formatter by name.
+
+Formatters return data (``str``); callers write it (STYLE.md). The DataFrame has one row per
+sample, every Sample field as a column, CPU lists as ``"1,2"`` strings, the workload's
+category/metric/better from the plan, and each numeric ``extra`` entry (resource metrics)
+as an ``extra.<name>`` column, so `bench.load(RUN)` is ready for groupby and plots.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bench.analysis import Row, Summary
+from bench.report.terminal import headline
+from bench.results import LoadedRun, Sample, load_run
+from bench.stats import VERDICTS
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from bench.compare import RunComparison
+
+FORMATS = ("html", "md", "csv", "json")
+#: Where ``bench report RUN --format F`` writes inside the run folder when no -o is given.
+DEFAULT_NAMES = {"html": "report.html", "md": "report.md", "csv": "samples.csv",
+                 "json": "summary.json"}
+SUMMARY_FORMAT = "bench-summary"
+SUMMARY_FORMAT_VERSION = 1
+
+
+def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``; lists stay values."""
+    if not isinstance(data, dict):
+        return {prefix: data} if prefix else {}
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, dict):
+            out.update(flatten(value, name))
+        else:
+            out[name] = value
+    return out
+
+
+def numeric_extra(sample: Sample) -> dict[str, float]:
+    """The sample's resource metrics: numeric ``extra`` entries, flattened."""
+    return {k: float(v) for k, v in flatten(sample.extra).items()
+            if isinstance(v, int | float) and not isinstance(v, bool)}
+
+
+def _cpus(cpus: list[int] | None) -> str | None:
+    return None if cpus is None else ",".join(str(c) for c in cpus)
+
+
+def sample_records(loaded: LoadedRun) -> list[dict[str, Any]]:
+    """One flat dict per sample, in the order they were taken (the tidy table's rows)."""
+    plan = loaded.run.get("plan", {})
+    workloads = {w.get("name"): w for w in plan.get("workloads", [])}
+    baseline = loaded.run.get("baseline") or (plan.get("variants") or ["native"])[0]
+    names = [f.name for f in dataclasses.fields(Sample) if f.name != "extra"]
+    records = []
+    for sample in loaded.samples:
+        info = workloads.get(sample.workload, {})
+        metric = info.get("metric", {})
+        record: dict[str, Any] = {}
+        for name in names:
+            record[name] = getattr(sample, name)
+            if name == "workload":
+                record["category"] = info.get("category", sample.workload.split(".")[0])
+                record["metric"] = metric.get("name", "value")
+                record["better"] = metric.get("better", "higher")
+            elif name == "variant":
+                record["is_baseline"] = sample.variant == baseline
+        record["requested_cpus"] = _cpus(sample.requested_cpus)
+        record["affinity"] = _cpus(sample.affinity)
+        record.update({f"extra.{k}": v for k, v in flatten(sample.extra).items()})
+        records.append(record)
+    return records
+
+
+def samples_frame(loaded: LoadedRun) -> pd.DataFrame:
+    """The tidy samples table; ``attrs`` holds run_id, baseline and the folder."""
+    import pandas as pd
+
+    records = sample_records(loaded)
+    columns = list(dict.fromkeys(k for r in records for k in r)) or [
+        f.name for f in dataclasses.fields(Sample) if f.name != "extra"]
+    frame = pd.DataFrame.from_records(records, columns=columns)
+    plan = loaded.run.get("plan", {})
+    frame.attrs.update(run_id=loaded.run.get("run_id", loaded.folder.name),
+                       baseline=loaded.run.get("baseline")
+                       or (plan.get("variants") or ["native"])[0],
+                       folder=str(loaded.folder))
+    return frame
+
+
+def load(run: str | Path) -> pd.DataFrame:
+    """A saved run as a pandas DataFrame, one row per sample (see :func:`samples_frame`).
+
+    >>> df = bench.load("results/example")
+    >>> df[~df.warmup & (df.status == "ok")].groupby(["workload", "variant"]).value.median()
+    """
+    return samples_frame(load_run(Path(run)))
+
+
+def samples_csv(loaded: LoadedRun) -> str:
+    """Tidy CSV, one row per sample (warmups and failures included, marked)."""
+    return samples_frame(loaded).to_csv(index=False, lineterminator="\n")
+
+
+def finite(value: Any) -> Any:
+    """JSON has no NaN or infinity: unbounded interval ends and undefined numbers are null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(v) for v in value]
+    return value
+
+
+def baseline_medians(summary: Summary) -> dict[str, float | None]:
+    """Median of the baseline variant per workload."""
+    return {r.workload: r.median for r in summary.rows if r.is_baseline}
+
+
+def verdict_counts(summary: Summary) -> dict[str, int]:
+    counts = dict.fromkeys(VERDICTS, 0)
+    for row in summary.rows:
+        if row.comparison is not None:
+            counts[row.comparison.verdict] = counts.get(row.comparison.verdict, 0) + 1
+    return counts
+
+
+def _row_dict(row: Row, base_median: float | None) -> dict[str, Any]:
+    data = {f.name: getattr(row, f.name) for f in dataclasses.fields(Row)}
+    data["warnings"] = list(row.warnings)
+    data["is_baseline"] = row.is_baseline
+    data["baseline_median"] = base_median
+    data["comparison"] = (None if row.comparison is None
+                          else dataclasses.asdict(row.comparison))
+    return data
+
+
+def summary_dict(summary: Summary, loaded: LoadedRun) -> dict[str, Any]:
+    """Everything the reports state about a run, as JSON-ready data (no NaN/inf)."""
+    run = loaded.run
+    plan = run.get("plan", {})
+    base = baseline_medians(summary)
+    return finite({
+        "format": SUMMARY_FORMAT,
+        "format_version": SUMMARY_FORMAT_VERSION,
+        "run_id": summary.run_id,
+        "status": summary.status,
+        "headline": headline(summary),
+        "baseline": summary.baseline,
+        "margin": summary.margin,
+        "alpha": summary.alpha,
+        "correction": "holm",
+        "family_size": summary.family_size,
+        "verdicts": verdict_counts(summary),
+        "plan": {k: plan.get(k) for k in ("variants", "cpus", "blocks", "warmup", "seed",
+                                          "quick", "margin", "alpha")}
+        | {"workloads": [w.get("name") for w in plan.get("workloads", [])]},
+        "command": run.get("command", []),
+        "samples": len(loaded.samples),
+        "failed_samples": sum(not s.ok for s in loaded.samples),
+        "rows": [_row_dict(r, base.get(r.workload)) for r in summary.rows],
+        "warnings": list(summary.warnings),
+        "host": run.get("host", {}),
+        "engine": run.get("engine", {}),
+        "image": run.get("image", {}),
+        "binaries": run.get("binaries", {}),
+    })
+
+
+def summary_json(summary: Summary, loaded: LoadedRun) -> str:
+    return json.dumps(summary_dict(summary, loaded), indent=2, allow_nan=False) + "\n"
+
+
+def render(fmt: str, loaded: LoadedRun, summary: Summary) -> str:
+    """The run in one of :data:`FORMATS`."""
+    from bench.report import html, markdown
+
+    formatters: dict[str, Callable[[], str]] = {
+        "html": lambda: html.render(loaded, summary),
+        "md": lambda: markdown.render(loaded, summary),
+        "csv": lambda: samples_csv(loaded),
+        "json": lambda: summary_json(summary, loaded),
+    }
+    return formatters[fmt]()
+
+
+def compare_dict(result: RunComparison) -> dict[str, Any]:
+    """A run-to-run comparison as JSON-ready data (no NaN/inf)."""
+    from bench.compare import headline
+
+    data = dataclasses.asdict(result)
+    data["headline"] = headline(result)
+    for row, source in zip(data["rows"], result.rows, strict=True):
+        row["is_baseline"] = source.is_baseline
+    return finite({"format": "bench-compare", "format_version": 1, **data})
+
+
+def compare_json(result: RunComparison) -> str:
+    return json.dumps(compare_dict(result), indent=2, allow_nan=False, default=str) + "\n"

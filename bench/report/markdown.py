@@ -1,0 +1,144 @@
+"""Markdown for pull requests and wikis: the answer, the table, warnings, facts, method.
+
+Every string from a run is escaped (:func:`cell`), so a workload name cannot break a table
+or inject HTML into the page that renders the markdown.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import shlex
+from typing import TYPE_CHECKING, Any
+
+from bench.analysis import Summary
+from bench.report.export import baseline_medians
+from bench.report.terminal import headline, pct, warning_lines
+from bench.results import LoadedRun
+
+if TYPE_CHECKING:
+    from bench.compare import RunComparison
+
+_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
+
+
+def cell(value: Any) -> str:
+    """Escape text for a markdown table cell or paragraph (HTML, pipes, emphasis, links)."""
+    text = " ".join(str(value).split())
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _SPECIAL.sub(r"\\\1", text)
+
+
+def number(value: float | None) -> str:
+    if value is None or not math.isfinite(value):
+        return "-"
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.4g}"
+
+
+def interval(lo: float, hi: float) -> str:
+    def end(v: float) -> str:
+        return f"{v * 100:.1f}" if math.isfinite(v) else ("+inf" if v > 0 else "-inf")
+
+    return f"[{end(lo)}, {end(hi)}]"
+
+
+def table(header: list[str], rows: list[list[str]], right: set[int] | None = None) -> list[str]:
+    right = right or set()
+    lines = ["| " + " | ".join(header) + " |",
+             "|" + "|".join("---:" if i in right else "---" for i in range(len(header))) + "|"]
+    lines.extend("| " + " | ".join(r) + " |" for r in rows)
+    return lines
+
+
+def render(loaded: LoadedRun, summary: Summary) -> str:
+    """The run as GitHub-flavoured markdown."""
+    run = loaded.run
+    host = run.get("host", {})
+    plan = run.get("plan", {})
+    base = baseline_medians(summary)
+    lines = [f"## Container overhead: run {cell(summary.run_id)}", "",
+             f"**{cell(headline(summary))}**", ""]
+    if summary.status != "complete":
+        lines += [f"> Run status: {cell(summary.status)}; the results are partial.", ""]
+    rows = []
+    for r in summary.rows:
+        if r.is_baseline:
+            continue
+        c = r.comparison
+        estimate = "-" if c is None else f"{pct(c.overhead)} {interval(c.ci95.lo, c.ci95.hi)}"
+        verdict = "no comparison" if c is None else c.verdict
+        if c is not None and c.verdict == "inconclusive" and c.blocks_to_decide:
+            verdict += f" (~{c.blocks_to_decide} more blocks)"
+        elif c is not None and c.verdict == "equivalent" and c.significant:
+            verdict += " (significant but small)"
+        rows.append([cell(r.workload), cell(r.category), cell(f"{r.metric} ({r.unit})"),
+                     cell(r.variant), number(base.get(r.workload)), number(r.median),
+                     str(r.n_ok) + (f" ({r.n_failed} failed)" if r.n_failed else ""),
+                     estimate, f"**{cell(verdict)}**", str(len(r.warnings) or "")])
+    lines += table(["workload", "category", "metric", "variant",
+                    f"{cell(summary.baseline)} median", "variant median", "blocks",
+                    "overhead [95% CI]", "verdict", "warnings"], rows, {4, 5, 6, 7})
+    lines += ["", f"Overhead vs {cell(summary.baseline)} per unit of work (+5% = 5% more time "
+              "per event); 95% interval: BCa bootstrap over blocks hulled with the t interval; "
+              f"equivalent when the 90% interval lies within \u00b1{summary.margin * 100:g}% "
+              f"(TOST); Holm over {summary.family_size} comparisons at alpha "
+              f"{summary.alpha:g}; seed {cell(plan.get('seed', '?'))}, "
+              f"{cell(plan.get('blocks', '?'))} blocks."]
+    warnings = warning_lines(summary)
+    if warnings:
+        lines += ["", "### Warnings", ""] + [f"- {cell(w)}" for w in warnings]
+    failed = [s for s in loaded.samples if not s.ok]
+    if failed:
+        lines += ["", f"### Failed samples ({len(failed)})", ""]
+        lines += table(["workload", "variant", "block", "reason"],
+                       [[cell(s.workload), cell(s.variant), str(s.block),
+                         cell(s.error or "no reason recorded")] for s in failed[:50]])
+        if len(failed) > 50:
+            lines.append(f"\n{len(failed) - 50} more in samples.jsonl.")
+    engine = run.get("engine", {})
+    facts = [("host", host.get("hostname")), ("CPU", host.get("cpu_model")),
+             ("kernel", host.get("kernel")), ("OS", host.get("os")),
+             ("cgroup", host.get("cgroup_version")), ("SMT", host.get("smt")),
+             ("governor", host.get("governors")),
+             ("engine", engine.get("engine_version")),
+             ("storage driver", engine.get("storage_driver")),
+             ("image", run.get("image", {}).get("tag")),
+             ("measured CPUs", ",".join(str(c) for c in plan.get("cpus", [])))]
+    lines += ["", "### Environment", ""]
+    lines += [f"- {k}: {cell(v)}" for k, v in facts if v not in (None, "", {})]
+    command = run.get("command") or []
+    if command:
+        lines += ["", "Reproduce:", "", "```sh", shlex.join(str(c) for c in command),
+                  f"bench run --replay {shlex.quote(str(loaded.folder))}", "```"]
+    return "\n".join(lines) + "\n"
+
+
+def compare(result: RunComparison) -> str:
+    """A run-to-run comparison (``bench compare``) as markdown."""
+    from bench.compare import change_text, fact_lines, headline, pct, warning_lines
+
+    lines = [f"## Run {cell(result.run_b)} vs run {cell(result.run_a)}", ""]
+    if result.different_hosts:
+        lines += ["> **Different hosts**: the runs were recorded on different machines "
+                  "(compared with --allow-different-hosts).", ""]
+    lines += [f"**{cell(headline(result))}**", ""]
+    rows = [[cell(r.workload), cell(r.variant), number(r.median_a), number(r.median_b),
+             cell(r.unit), cell(change_text(r.performance)), pct(r.overhead_a),
+             pct(r.overhead_b),
+             "baseline" if r.is_baseline else cell(change_text(r.overhead))]
+            for r in result.rows]
+    lines += table(["workload", "variant", "median A", "median B", "unit",
+                    "performance change [95% CI]", "overhead A", "overhead B",
+                    "overhead change [95% CI]"], rows, {2, 3})
+    lines += ["", "Change = cost per unit of work in run B relative to run A (+3% = B is 3% "
+              "slower, or carries 3% more overhead); two-sample bootstrap over blocks hulled "
+              f"with the Welch t interval; unchanged when the 90% interval lies within "
+              f"\u00b1{result.margin * 100:g}%; Holm over {result.family_size} changes at alpha "
+              f"{result.alpha:g}."]
+    warnings = warning_lines(result)
+    if warnings:
+        lines += ["", "### Warnings", ""] + [f"- {cell(w)}" for w in warnings]
+    facts = fact_lines(result)
+    if facts:
+        lines += ["", "### What differs between the runs", ""] + [f"- {cell(f)}" for f in facts]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,1 @@
+"""asv benchmarks: container overhead and raw metrics, tracked over commits (README: asv)."""
