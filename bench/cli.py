@@ -129,9 +129,13 @@ def _workload_dirs(dirs: tuple[str, ...]) -> list[Path]:
               help="Workloads to run (glob on the name, repeatable). Default: all.")
 @click.option("--workload-dir", "workload_dirs", multiple=True, metavar="DIR",
               help="Extra directory of workload TOML files (repeatable).")
+@click.option("--suite", "suite_name", type=click.Choice(suite.SUITES),
+              help="Workload set: quick (one per category, ~5 min), standard (~30 min), "
+                   "full. Default: standard (quick with --quick).")
 @click.option("--variants", "variant_specs", multiple=True, metavar="LIST",
-              help=f"Variants to compare, e.g. 'native,docker,docker[net=host]'. "
-                   f"Default: {DEFAULT_VARIANTS}. The baseline is native.")
+              help="Variants to compare in every workload, e.g. "
+                   "'native,docker,docker[net=host]'. Default: each workload's own matrix "
+                   "(bench list). The baseline is native.")
 @click.option("--cpus", metavar="LIST",
               help="Measured CPUs, e.g. '1' or '2-3'. Default: all but CPU 0.")
 @click.option("--blocks", type=int, help=f"Blocks per workload (default {DEFAULT_BLOCKS}, "
@@ -158,8 +162,8 @@ def _workload_dirs(dirs: tuple[str, ...]) -> list[Path]:
 @click.option("--budget", metavar="TIME", help="Time budget per workload, e.g. '90s', '10m'.")
 @click.option("--resume", metavar="RUN", help="Continue an interrupted run in its folder "
                                               "(same plan and seed, missing samples only).")
-def run_command(patterns, workload_dirs, variant_specs, cpus, blocks, warmup, seed, margin,
-                alpha, out_dir, quick, replay, adaptive, min_blocks, max_blocks, budget,
+def run_command(patterns, workload_dirs, suite_name, variant_specs, cpus, blocks, warmup, seed,
+                margin, alpha, out_dir, quick, replay, adaptive, min_blocks, max_blocks, budget,
                 resume) -> None:
     """Measure workloads natively and in containers, interleaved, then summarise."""
     signal.signal(signal.SIGTERM, _terminate)
@@ -182,9 +186,13 @@ def run_command(patterns, workload_dirs, variant_specs, cpus, blocks, warmup, se
         plan = suite.Plan.from_dict(loaded.run.get("plan", {}), f"{replay}/run.json")
         suite.parse_cpus(",".join(map(str, plan.cpus)))  # still online here?
     else:
-        workloads = suite.select_workloads(
-            suite.load_workloads(_workload_dirs(workload_dirs)), list(patterns))
-        variants = suite.parse_variants(list(variant_specs) or [DEFAULT_VARIANTS])
+        workloads = _choose_workloads(_workload_dirs(workload_dirs), list(patterns),
+                                      suite_name, quick)
+        if variant_specs:  # the user's variants for every workload
+            variants, matrix = suite.parse_variants(list(variant_specs)), None
+        else:  # each workload's own default matrix
+            variants, matrix = suite.default_matrix(
+                workloads, suite.parse_variants([DEFAULT_VARIANTS]))
         plan = suite.make_plan(
             workloads, variants,
             suite.parse_cpus(cpus) if cpus else suite.default_cpus(),
@@ -192,6 +200,7 @@ def run_command(patterns, workload_dirs, variant_specs, cpus, blocks, warmup, se
             warmup=warmup, seed=seed if seed is not None else secrets.randbelow(2**31),
             quick=quick, margin=margin / 100, alpha=alpha, adaptive=adaptive,
             min_blocks=min_blocks, budget_s=suite.parse_duration(budget) if budget else None,
+            matrix=matrix,
         )
     console.print(f"[bold]bench run[/bold]: {len(plan.workloads)} workload(s) x "
                   f"{escape(', '.join(v.id for v in plan.variants))}; CPUs "
@@ -204,6 +213,23 @@ def run_command(patterns, workload_dirs, variant_specs, cpus, blocks, warmup, se
     finally:
         reporter.close()
     _finish(outcome)
+
+
+def _choose_workloads(dirs: list[Path], patterns: list[str], suite_name: str | None,
+                      quick: bool) -> list[suite.Workload]:
+    """--workload globs, within --suite when given; else the suite (quick with --quick,
+    standard otherwise)."""
+    workloads = suite.load_workloads(dirs)
+    user = [w for w in workloads if w.source.startswith(tuple(str(d) for d in dirs))]
+    if patterns:
+        pool = suite.select_suite(workloads, suite_name) if suite_name else workloads
+        return suite.select_workloads(pool, patterns)
+    chosen = suite.select_suite(workloads, suite_name or ("quick" if quick else "standard"))
+    # A user's own workload files are run too, whatever suite they name.
+    chosen += [w for w in user if w not in chosen]
+    if not chosen:
+        raise UsageError(f"suite '{suite_name}' has no workloads")
+    return chosen
 
 
 def _blocks(blocks: int | None, max_blocks: int | None, adaptive: bool, quick: bool) -> int:
@@ -374,13 +400,17 @@ def list_command(workload_dirs) -> None:
     from rich.table import Table
 
     table = Table(title="workloads")
-    for column in ("name", "category", "metric", "unit", "better", "binaries", "description"):
-        table.add_column(column)
+    for column in ("name", "category", "metric", "roles", "default variants", "suites"):
+        table.add_column(column, no_wrap=column in ("name", "category"))
     for w in suite.load_workloads(_workload_dirs(workload_dirs)):
-        table.add_row(w.name, w.category, w.metric.name, w.metric.unit, w.metric.better,
-                      ", ".join(w.binaries), w.description)
+        metric = f"{w.metric.name} ({w.metric.unit}, {w.metric.better} is better)"
+        roles = "server + client" if w.two_role else "single"
+        table.add_row(escape(w.name), w.category, escape(metric), roles,
+                      escape(", ".join(w.variants or DEFAULT_VARIANTS.split(","))),
+                      ", ".join(w.suites) or "full")
     console.print(table)
-    console.print(f"default variants: {DEFAULT_VARIANTS}")
+    console.print(f"without --variants, each workload runs in its default variants "
+                  f"({DEFAULT_VARIANTS} when it names none); variant settings:")
     for env, axes in suite.ENVIRONMENT_AXES.items():
         if env == "fake":
             continue

@@ -218,14 +218,13 @@ def _reduce(loaded: LoadedRun) -> _RunData:
     plan = run.get("plan", {})
     variants = list(plan.get("variants", []))
     values: dict[tuple[str, str], dict[int, float]] = defaultdict(dict)
-    for s in loaded.samples:
+    workloads = {w.get("name"): w for w in plan.get("workloads", [])}
+    for s in loaded.samples:  # one pass: a run may hold 100,000 samples
         if s.variant not in variants:
             variants.append(s.variant)
+        workloads.setdefault(s.workload, {"name": s.workload, "metric": {"unit": s.unit}})
         if _usable(s):
             values[(s.workload, s.variant)][s.block] = float(s.value)  # type: ignore[arg-type]
-    workloads = {w.get("name"): w for w in plan.get("workloads", [])}
-    for s in loaded.samples:
-        workloads.setdefault(s.workload, {"name": s.workload, "metric": {"unit": s.unit}})
     return _RunData(run.get("run_id", loaded.folder.name), str(loaded.folder),
                     run.get("baseline") or (variants or ["native"])[0],
                     plan.get("margin", 0.02), plan.get("alpha", 0.05), workloads, variants,

@@ -17,7 +17,7 @@ from bench import stats
 HIGH_CV = 0.05
 DRIFT_P = 0.01
 DRIFT_RHO = 0.5
-MIN_SAMPLE_S = 0.05  # below this a sample is too short to be timed trustworthily
+MIN_SAMPLE_S = 0.001  # below 1 ms, process-level timing noise dominates a wall time
 
 #: code -> hint. The message says what was seen; the hint says what to do.
 CATALOGUE: dict[str, str] = {

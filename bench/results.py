@@ -15,7 +15,7 @@ import secrets
 import tempfile
 import time
 from array import array
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, overload
@@ -197,8 +197,8 @@ class SampleTable(Sequence[Sample]):
     def __iter__(self) -> Iterator[Sample]:
         return self._read(self._offsets)
 
-    def _read(self, offsets: Iterable[int]) -> Iterator[Sample]:
-        if self._path is None:
+    def _read(self, offsets: Sequence[int]) -> Iterator[Sample]:
+        if self._path is None or not len(offsets):
             return
         with open(self._path, "rb") as handle:
             for offset in offsets:

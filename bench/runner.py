@@ -220,9 +220,9 @@ def _measure(plan: Plan, store: RunStore, run_doc: dict[str, Any], steps: list[s
         for variant in plan.variants:
             envs[variant.id] = environments.create(variant, run_id=store.run_id, seed=plan.seed,
                                                    client=client, image=image_tag)
-        workloads = list(plan.workloads)
-        for env in envs.values():
-            env.prepare(workloads)
+        for vid, env in envs.items():
+            env.prepare([w for w in plan.workloads
+                         if vid in {v.id for v in plan.variants_for(w)}])
         reporter.stage("hashing workload binaries in each environment")
         binaries = sorted({b for w in plan.workloads for b in w.binaries})
         hashes: dict[str, dict[str, dict[str, str]]] = {}
@@ -235,6 +235,9 @@ def _measure(plan: Plan, store: RunStore, run_doc: dict[str, Any], steps: list[s
         run_doc["binaries"] = hashes
         run_doc["environments"] = {vid: env.facts() for vid, env in envs.items()}
         old_affinity, harness = _pin_harness(plan.cpus)
+        # Clients of two-role workloads run where the harness does (off the measured CPUs).
+        client_cpus = tuple(sorted(harness)) if harness - set(plan.cpus) else plan.cpus
+        run_doc["client_cpus"] = list(client_cpus)
         run_doc["harness_cpus"] = sorted(harness)
         run_doc["status"] = "running"
         store.write_run(run_doc)
@@ -254,7 +257,7 @@ def _measure(plan: Plan, store: RunStore, run_doc: dict[str, Any], steps: list[s
                 continue
             workload_started.setdefault(step.workload.name, time.monotonic())
             ctx = SampleContext(store.run_id, step.seq, step.block, step.position, step.warmup,
-                                plan.cpus, plan.quick, monitor.config)
+                                plan.cpus, plan.quick, monitor.config, client_cpus)
             sample = monitor.measure(envs[step.variant.id].execute, step.workload, ctx)
             run_doc["sampler"] = monitor.cost()
             if (not sample.ok and client is not None and step.variant.env == "docker"
@@ -274,7 +277,7 @@ def _measure(plan: Plan, store: RunStore, run_doc: dict[str, Any], steps: list[s
             if stop_rule is not None:
                 stop_rule.record(sample)
             reporter.sample(step, sample, taken, total)
-            if step.position == len(plan.variants) - 1 and not step.warmup:
+            if step.position == len(plan.variants_for(step.workload)) - 1 and not step.warmup:
                 reason = _stop_reason(plan, stop_rule, step, workload_started)
                 if reason:
                     stopped[step.workload.name] = {"after_blocks": step.block + 1,

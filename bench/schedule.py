@@ -38,9 +38,10 @@ def build(plan: Plan) -> list[Step]:
     steps: list[Step] = []
     for workload in workloads:
         for block in range(-plan.warmup, plan.blocks):
-            order = rng.permutation(len(plan.variants))
+            variants = plan.variants_for(workload)
+            order = rng.permutation(len(variants))
             for position, index in enumerate(order):
-                steps.append(Step(len(steps), workload, plan.variants[index], block,
+                steps.append(Step(len(steps), workload, variants[index], block,
                                   position, block < 0))
     return steps
 
@@ -80,9 +81,10 @@ class StopRule:
 
     def decided(self, workload: Workload) -> bool:
         """Every comparison of ``workload`` has a verdict at the current look."""
-        base = self.values[(workload.name, self.plan.baseline.id)]
-        for variant in self.plan.variants:
-            if variant == self.plan.baseline:
+        baseline = self.plan.baseline_for(workload)
+        base = self.values[(workload.name, baseline.id)]
+        for variant in self.plan.variants_for(workload):
+            if variant == baseline:
                 continue
             mine = self.values[(workload.name, variant.id)]
             blocks = sorted(set(mine) & set(base))

@@ -20,7 +20,9 @@ A workload file declares one measured program and its primary metric::
     parser = "sysbench-cpu"           # see bench.parsers.PARSERS, or "wall_time"
     options = {}                      # parser options, e.g. {stressor = "matrix"}
 
-``{threads}`` is the number of measured CPUs. Every error names the file and the key.
+``{threads}`` is the number of measured CPUs; ``{data}`` a fresh data directory per sample
+(disk workloads: native uses the host's filesystem, ``docker[storage=...]`` the container's
+writable layer, a volume, a bind mount or a tmpfs). Every error names the file and the key.
 """
 
 from __future__ import annotations
@@ -41,7 +43,12 @@ from bench.errors import UsageError
 WORKLOADS_DIR = Path(__file__).resolve().parent.parent / "workloads"
 
 BETTER = ("higher", "lower")
-PLACEHOLDERS = {"threads", "duration"}
+#: ``{data}``: the sample's data directory, chosen by the environment (disk workloads;
+#: ``docker[storage=...]`` decides which filesystem it is on).
+PLACEHOLDERS = {"threads", "duration", "data"}
+#: Filled in by the harness for two-role workloads: where the server listens, where the
+#: client connects.
+ROLE_PLACEHOLDERS = {"server": {"port", "bind"}, "client": {"host", "port"}}
 
 _TOP_KEYS: dict[str, tuple[type, ...]] = {
     "name": (str,),
@@ -55,8 +62,19 @@ _TOP_KEYS: dict[str, tuple[type, ...]] = {
     "timeout": (int, float),
     "read_only_root": (bool,),
     "metric": (dict,),
+    "server": (dict,),
+    "client": (dict,),
+    "variants": (list,),
+    "suites": (list,),
 }
-_REQUIRED_TOP = ("name", "category", "command", "metric")
+#: Named workload sets: quick (<= 5 min: one workload per category), standard (<= 30 min),
+#: full (everything; a workload without ``suites`` is only in full).
+SUITES = ("quick", "standard", "full")
+_REQUIRED_TOP = ("name", "category", "metric")
+_ROLE_KEYS: dict[str, dict[str, tuple[type, ...]]] = {
+    "server": {"command": (list,), "port": (int,), "ready_timeout": (int, float)},
+    "client": {"command": (list,)},
+}
 _METRIC_KEYS: dict[str, tuple[type, ...]] = {
     "name": (str,),
     "unit": (str,),
@@ -80,6 +98,17 @@ class Metric:
 
 
 @dataclass(frozen=True)
+class Role:
+    """One side of a two-role workload. The server is the role under test: it runs in the
+    variant's environment; the client runs natively on the harness CPUs and its output
+    holds the metric."""
+
+    command: tuple[str, ...]
+    port: int = 0
+    ready_timeout: float = 30.0
+
+
+@dataclass(frozen=True)
 class Workload:
     """One measured program, run with the same binary in every environment."""
 
@@ -94,19 +123,46 @@ class Workload:
     quick_duration: float = 2.0
     timeout: float = 120.0
     read_only_root: bool = True
+    server: Role | None = None
+    client: Role | None = None
+    #: The workload's default variant matrix (its category's mechanisms), and its suites.
+    variants: tuple[str, ...] = ()
+    suites: tuple[str, ...] = ()
     source: str = ""
 
-    def argv(self, threads: int, quick: bool = False) -> list[str]:
-        """The command with ``{threads}`` and ``{duration}`` filled in."""
+    @property
+    def two_role(self) -> bool:
+        return self.server is not None
+
+    @property
+    def uses_data(self) -> bool:
+        """Whether the command names a data directory (``{data}``): a disk workload."""
+        return any(f == "data" for arg in self.command
+                   for _, f, _, _ in string.Formatter().parse(arg))
+
+    def argv(self, threads: int, quick: bool = False, command: tuple[str, ...] | None = None,
+             **values: str) -> list[str]:
+        """``command`` (default: the workload's) with its placeholders filled in:
+        ``{threads}``, ``{duration}``, ``data=`` (``{data}``, the sample's data directory) and
+        the role values (``{host}``, ``{port}``, ...)."""
         duration = self.quick_duration if quick else self.duration
-        values = {"threads": str(threads), "duration": f"{duration:g}"}
-        return [arg.format(**values) for arg in self.command]
+        values = {"threads": str(threads), "duration": f"{duration:g}", **values}
+        return [arg.format(**values) for arg in (self.command if command is None else command)]
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (lists, not tuples), as stored in run.json's plan."""
         data = asdict(self)
-        for key in ("command", "binaries", "packages"):
+        for key in ("command", "binaries", "packages", "variants", "suites"):
             data[key] = list(data[key])
+        if not data["command"]:
+            del data["command"]  # two-role workloads keep their commands in the roles
+        for role in ("server", "client"):
+            if data[role] is None:
+                del data[role]
+            else:
+                data[role]["command"] = list(data[role]["command"])
+                if role == "client":
+                    data[role] = {"command": data[role]["command"]}
         return data
 
     @classmethod
@@ -132,14 +188,75 @@ def _check_types(table: dict[str, Any], spec: dict[str, tuple[type, ...]], where
                              f"got {type(value).__name__}")
 
 
-def _string_list(value: list[Any], where: str, key: str,
-                 allow_empty: bool = True) -> tuple[str, ...]:
+def _string_list(value: list[Any], where: str, key: str, allow_empty: bool = True,
+                 empty_items: bool = False) -> tuple[str, ...]:
     if not allow_empty and not value:
         raise UsageError(f"{where}: key '{key}' must not be empty")
     for item in value:
-        if not isinstance(item, str) or not item:
-            raise UsageError(f"{where}: key '{key}' must be a list of non-empty strings")
+        if not isinstance(item, str) or not (item or empty_items):
+            kind = "strings" if empty_items else "non-empty strings"
+            raise UsageError(f"{where}: key '{key}' must be a list of {kind}")
+    if empty_items and not value[0]:
+        raise UsageError(f"{where}: key '{key}': the program name must not be empty")
     return tuple(value)
+
+
+def _command(value: list[Any], where: str, key: str, allowed: set[str]) -> tuple[str, ...]:
+    """A command list whose placeholders are all in ``allowed``."""
+    # Arguments may be empty strings (e.g. redis-server --save ""); the program may not.
+    command = _string_list(value, where, key, allow_empty=False, empty_items=True)
+    for arg in command:
+        try:
+            fields = {f for _, f, _, _ in string.Formatter().parse(arg) if f is not None}
+        except ValueError as err:
+            raise UsageError(f"{where}: key '{key}': bad placeholder in '{arg}': {err}") from None
+        unknown = fields - allowed
+        if unknown:
+            known = ", ".join(f"{{{p}}}" for p in sorted(allowed))
+            raise UsageError(f"{where}: key '{key}': unknown placeholder "
+                             f"'{{{sorted(unknown)[0]}}}' (known: {known})")
+    return command
+
+
+def _variant_list(value: list[Any], where: str) -> tuple[str, ...]:
+    specs = _string_list(value, where, "variants")
+    try:
+        return tuple(v.id for v in parse_variants(list(specs))) if specs else ()
+    except UsageError as err:
+        raise UsageError(f"{where}: key 'variants': {str(err).removeprefix('--variants: ')}"
+                         ) from None
+
+
+def _suite_list(value: list[Any], where: str) -> tuple[str, ...]:
+    suites = _string_list(value, where, "suites")
+    for suite in suites:
+        if suite not in SUITES:
+            raise UsageError(f"{where}: key 'suites': unknown suite '{suite}' "
+                             f"(known: {', '.join(SUITES)})")
+    return suites
+
+
+def select_suite(workloads: list[Workload], suite: str) -> list[Workload]:
+    """The workloads of a named suite (full: all of them)."""
+    if suite not in SUITES:
+        raise UsageError(f"--suite: unknown suite '{suite}' (known: {', '.join(SUITES)})")
+    if suite == "full":
+        return list(workloads)
+    return [w for w in workloads if suite in w.suites]
+
+
+def _build_role(table: dict[str, Any], role: str, where: str) -> Role:
+    _check_types(table, _ROLE_KEYS[role], where, prefix=f"{role}.")
+    if "command" not in table:
+        raise UsageError(f"{where}: missing key '{role}.command'")
+    command = _command(table["command"], where, f"{role}.command",
+                       PLACEHOLDERS | ROLE_PLACEHOLDERS[role])
+    if role == "server":
+        if not 0 < table.get("port", 0) < 65536:
+            raise UsageError(f"{where}: key 'server.port' must be a TCP port (1-65535)")
+        if not table.get("ready_timeout", 30) > 0:
+            raise UsageError(f"{where}: key 'server.ready_timeout' must be positive")
+    return Role(command, int(table.get("port", 0)), float(table.get("ready_timeout", 30.0)))
 
 
 def _build_workload(data: dict[str, Any], where: str) -> Workload:
@@ -171,16 +288,16 @@ def _build_workload(data: dict[str, Any], where: str) -> Workload:
     if name.split(".", 1)[0] != data["category"]:
         raise UsageError(f"{where}: key 'name' must start with its category "
                          f"'{data['category']}.', got '{name}'")
-    command = _string_list(data["command"], where, "command", allow_empty=False)
-    for arg in command:
-        try:
-            fields = {f for _, f, _, _ in string.Formatter().parse(arg) if f is not None}
-        except ValueError as err:
-            raise UsageError(f"{where}: key 'command': bad placeholder in '{arg}': {err}") from None
-        unknown = fields - PLACEHOLDERS
-        if unknown:
-            raise UsageError(f"{where}: key 'command': unknown placeholder "
-                             f"'{{{sorted(unknown)[0]}}}' (known: {{threads}}, {{duration}})")
+    roles = {role: _build_role(data[role], role, where) for role in ("server", "client")
+             if role in data}
+    if len(roles) == 1:
+        raise UsageError(f"{where}: a two-role workload needs both [server] and [client]")
+    if roles and "command" in data:
+        raise UsageError(f"{where}: key 'command': a two-role workload has its commands in "
+                         "[server] and [client]")
+    if not roles and "command" not in data:
+        raise UsageError(f"{where}: missing key 'command' (or [server] and [client])")
+    command = () if roles else _command(data["command"], where, "command", PLACEHOLDERS)
     for key in ("duration", "quick_duration", "timeout"):
         if key in data and not data[key] > 0:
             raise UsageError(f"{where}: key '{key}' must be positive, got {data[key]}")
@@ -203,6 +320,10 @@ def _build_workload(data: dict[str, Any], where: str) -> Workload:
         quick_duration=float(data.get("quick_duration", 2.0)),
         timeout=float(data.get("timeout", 120.0)),
         read_only_root=data.get("read_only_root", True),
+        server=roles.get("server"),
+        client=roles.get("client"),
+        variants=_variant_list(data.get("variants", []), where),
+        suites=_suite_list(data.get("suites", []), where),
         source=source,
     )
 
@@ -259,8 +380,13 @@ ENVIRONMENT_AXES: dict[str, dict[str, tuple[str, ...]]] = {
         "label": (),  # free-form name only: the same variant twice, for A/A calibration
     },
     "docker": {
-        "net": ("bridge", "host", "none"),
+        # bridge: the default network, server port published on 127.0.0.1 (through the
+        # userland proxy or NAT); container: client in a container on a network of the run
+        "net": ("bridge", "host", "none", "container"),
         "seccomp": ("default", "unconfined"),
+        # Where a disk workload's {data} directory lives: the container's writable layer,
+        # a named volume, a bind mount of a host directory (as native's) or a tmpfs.
+        "storage": ("overlay", "volume", "bind", "tmpfs"),
         "cpu": ("cpuset", "quota"),  # quota: CFS quota of the measured CPU count, no pin
         "quota": (),  # free-form: CFS quota as a fraction of the measured CPUs (pin kept)
         "label": (),
@@ -427,11 +553,28 @@ class Plan:
     adaptive: bool = False
     min_blocks: int = 5
     budget_s: float | None = None
+    #: Per workload, the variant ids it runs in (each workload's default matrix); None:
+    #: every workload runs in every variant.
+    matrix: dict[str, tuple[str, ...]] | None = None
+
+    def variants_for(self, workload: Workload | str) -> tuple[Variant, ...]:
+        """The variants one workload runs in, in plan order."""
+        name = workload if isinstance(workload, str) else workload.name
+        if self.matrix is None or name not in self.matrix:
+            return self.variants
+        wanted = set(self.matrix[name])
+        return tuple(v for v in self.variants if v.id in wanted)
+
+    def baseline_for(self, workload: Workload | str) -> Variant:
+        """``native`` when the workload runs in it, else its first variant."""
+        variants = self.variants_for(workload)
+        return next((v for v in variants if v.env == "native" and not v.settings),
+                    variants[0])
 
     @property
     def comparisons(self) -> int:
         """Number of comparisons (the family for multiplicity correction)."""
-        return len(self.workloads) * (len(self.variants) - 1)
+        return sum(len(self.variants_for(w)) - 1 for w in self.workloads)
 
     @property
     def baseline(self) -> Variant:
@@ -455,6 +598,8 @@ class Plan:
             "adaptive": self.adaptive,
             "min_blocks": self.min_blocks,
             "budget_s": self.budget_s,
+            "matrix": None if self.matrix is None else {k: list(v)
+                                                        for k, v in self.matrix.items()},
         }
 
     @classmethod
@@ -475,6 +620,8 @@ class Plan:
                 adaptive=bool(data.get("adaptive", False)),
                 min_blocks=int(data.get("min_blocks", 5)),
                 budget_s=None if data.get("budget_s") is None else float(data["budget_s"]),
+                matrix=None if data.get("matrix") is None else {
+                    str(k): tuple(str(v) for v in vs) for k, vs in data["matrix"].items()},
             )
         except (KeyError, TypeError, ValueError) as err:
             raise UsageError(f"{where}: bad plan: {err!r}") from None
@@ -483,8 +630,10 @@ class Plan:
 def make_plan(workloads: list[Workload], variants: list[Variant], cpus: tuple[int, ...],
               blocks: int = 10, warmup: int = 1, seed: int = 0, quick: bool = False,
               margin: float = 0.02, alpha: float = 0.05, adaptive: bool = False,
-              min_blocks: int = 5, budget_s: float | None = None) -> Plan:
-    """Validate options and build the Plan."""
+              min_blocks: int = 5, budget_s: float | None = None,
+              matrix: dict[str, tuple[str, ...]] | None = None) -> Plan:
+    """Validate options and build the Plan. ``matrix`` gives each workload its own
+    variants (ids among ``variants``)."""
     if not workloads:
         raise UsageError("no workload selected")
     if blocks < 2:
@@ -499,6 +648,11 @@ def make_plan(workloads: list[Workload], variants: list[Variant], cpus: tuple[in
     if len(variants) < 2:
         raise UsageError("--variants: need at least two variants to compare "
                          "(e.g. 'native,docker')")
+    ids = {v.id for v in variants}
+    for name, chosen in (matrix or {}).items():
+        if len(chosen) < 2 or not set(chosen) <= ids:
+            raise UsageError(f"workload '{name}': needs two or more of the plan's variants, "
+                             f"got {', '.join(chosen) or 'none'}")
     if adaptive and not 2 <= min_blocks <= blocks:
         raise UsageError(f"--min-blocks must be between 2 and --max-blocks ({blocks}), "
                          f"got {min_blocks}")
@@ -506,7 +660,20 @@ def make_plan(workloads: list[Workload], variants: list[Variant], cpus: tuple[in
         raise UsageError(f"--budget must be positive, got {budget_s:g} s")
     return Plan(tuple(workloads), tuple(variants), tuple(cpus), blocks, warmup, seed, quick,
                 margin, alpha, adaptive, min_blocks if adaptive else min(min_blocks, blocks),
-                budget_s)
+                budget_s, matrix)
+
+
+def default_matrix(workloads: list[Workload], fallback: list[Variant]
+                   ) -> tuple[list[Variant], dict[str, tuple[str, ...]]]:
+    """Each workload's own default variants (its TOML ``variants``, else ``fallback``):
+    the union in a stable order, and the per-workload matrix."""
+    union: list[Variant] = []
+    matrix: dict[str, tuple[str, ...]] = {}
+    for workload in workloads:
+        own = parse_variants(list(workload.variants)) if workload.variants else fallback
+        matrix[workload.name] = tuple(v.id for v in own)
+        union.extend(v for v in own if v not in union)
+    return union, matrix
 
 
 def parse_duration(text: str) -> float:

@@ -67,6 +67,8 @@ class SampleContext:
     quick: bool
     #: How the running sample is polled for resource metrics (bench.metrics).
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    #: Where the client of a two-role workload runs (the harness CPUs; empty: ``cpus``).
+    client_cpus: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,11 @@ import shutil
 import signal
 import subprocess
 import time
+from pathlib import Path
 from typing import Any
 
+from bench import parsers
+from bench.environments import roles
 from bench.environments.base import (
     WORKDIR,
     WORKLOAD_ENV,
@@ -35,6 +38,33 @@ from bench.metrics.cgroup import CgroupCounters
 from bench.results import Sample
 from bench.suite import Variant, Workload
 
+#: Disk workloads' data directories (``{data}``) on the host: native samples and
+#: ``docker[storage=bind]`` get a fresh ``<run-id>/<seq>`` directory here, so both are on
+#: the same filesystem.
+HOST_DATA_ROOT = Path("/var/tmp/bench-data")
+
+
+def make_host_data_dir(run_id: str, seq: int) -> str:
+    """A fresh, empty data directory for one sample (what a resumed run left is removed)."""
+    path = HOST_DATA_ROOT / run_id / str(seq)
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return str(path)
+
+
+def remove_host_data_dir(path: str) -> None:
+    """Remove a sample's data directory with its content, and the run's once empty."""
+    shutil.rmtree(path, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        Path(path).parent.rmdir()
+
+
+def storage_record(kind: str, stderr: str, **details: str) -> dict[str, Any]:
+    """``extra.storage`` of a disk workload's sample: where its data directory was
+    (``kind``: host, overlay, volume, bind or tmpfs, plus ``details``) and what the
+    workload saw there (its ``bench-storage`` line: path, filesystem type, O_DIRECT)."""
+    return {"storage": {"kind": kind, **details, **parsers.storage_probe(stderr)}}
+
 
 class NativeEnvironment(Environment):
     """Runs each sample as a child process pinned to the measured CPUs."""
@@ -46,7 +76,15 @@ class NativeEnvironment(Environment):
         self.own_cgroup = variant.setting("cgroup", "inherit") == "own"
         self._leftover: list[OwnCgroup] = []
 
-    def execute(self, workload: Workload, ctx: SampleContext) -> Sample:
+    def execute(self, workload: Workload, ctx: SampleContext,
+                data: str | None = None) -> Sample:
+        if workload.two_role:
+            return roles.two_role_sample(
+                workload, self.variant, ctx, roles.start_native_server,
+                lambda argv, server, ctx, timeout: roles.run_native(
+                    argv, ctx.client_cpus or ctx.cpus, timeout))
+        if workload.uses_data and data is None:
+            return self._execute_with_data(workload, ctx)
         started_at, start = now()
         group = None
         if self.own_cgroup:
@@ -54,10 +92,11 @@ class NativeEnvironment(Environment):
                 group = OwnCgroup(f"{ctx.run_id}-{ctx.seq}", ctx.cpus)
             except OSError as err:
                 raw = RawResult(None, "", "", 0.0, started_at, "",
-                                f"cannot create the sample's cgroup: {err}")
+                                f"cannot create the sample's cgroup: {err} (native[cgroup=own] "
+                                "needs root and a writable cgroup tree)")
                 return finish_sample(workload, self.variant, ctx, raw)
         try:
-            return self._execute(workload, ctx, group, started_at, start)
+            return self._execute(workload, ctx, group, started_at, start, data)
         finally:
             if group is not None:
                 try:
@@ -65,9 +104,23 @@ class NativeEnvironment(Environment):
                 except OSError:
                     self._leftover.append(group)
 
+    def _execute_with_data(self, workload: Workload, ctx: SampleContext) -> Sample:
+        """Disk workloads: ``{data}`` is a fresh directory on the host's filesystem (the
+        one docker[storage=bind] mounts), removed with its content after the sample."""
+        try:
+            data = make_host_data_dir(ctx.run_id, ctx.seq)
+        except OSError as err:
+            raw = RawResult(None, "", "", 0.0, now()[0], "",
+                            f"cannot create the data directory under {HOST_DATA_ROOT}: {err}")
+            return finish_sample(workload, self.variant, ctx, raw)
+        try:
+            return self.execute(workload, ctx, data)
+        finally:
+            remove_host_data_dir(data)
+
     def _execute(self, workload: Workload, ctx: SampleContext, group: OwnCgroup | None,
-                 started_at: float, start: float) -> Sample:
-        argv = wrap(workload.argv(len(ctx.cpus), ctx.quick))
+                 started_at: float, start: float, data: str | None = None) -> Sample:
+        argv = wrap(workload.argv(len(ctx.cpus), ctx.quick, **({"data": data} if data else {})))
         cpus = set(ctx.cpus)
 
         def child_setup() -> None:
@@ -110,7 +163,8 @@ class NativeEnvironment(Environment):
         raw = RawResult(proc.returncode, out.decode(errors="replace"),
                         err_out.decode(errors="replace"), wall, started_at,
                         f"pid:{proc.pid}", error, extra=watch.extra())
-        return finish_sample(workload, self.variant, ctx, raw)
+        storage = storage_record("host", raw.stderr) if data else None
+        return finish_sample(workload, self.variant, ctx, raw, extra=storage)
 
     def binary_hashes(self, binaries: list[str]) -> dict[str, dict[str, str]]:
         hashes: dict[str, dict[str, str]] = {}

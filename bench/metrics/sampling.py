@@ -66,7 +66,7 @@ class Poller:
         self.measured = measured
         self.tick, self.fd, self.on_fd = tick, fd, on_fd
         self.cpu_s = 0.0
-        self.error: BaseException | None = None
+        self.error: Exception | None = None
         self._wake = os.eventfd(0, os.EFD_CLOEXEC)
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
@@ -92,10 +92,6 @@ class Poller:
             self.error = err
         finally:
             self.cpu_s = time.thread_time() - start
-
-    @property
-    def done(self) -> bool:
-        return not self._thread.is_alive()
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait for the thread to end by itself (``fd`` readable); True if it did."""

@@ -9,10 +9,12 @@ as an ``extra.<name>`` column, so `bench.load(RUN)` is ready for groupby and plo
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import io
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,13 +60,21 @@ def _cpus(cpus: list[int] | None) -> str | None:
     return None if cpus is None else ",".join(str(c) for c in cpus)
 
 
-def sample_records(loaded: LoadedRun) -> list[dict[str, Any]]:
-    """One flat dict per sample, in the order they were taken (the tidy table's rows)."""
+#: The tidy table's fixed columns, in order; ``extra.*`` columns follow.
+COLUMNS = tuple(c for f in dataclasses.fields(Sample) if f.name != "extra"
+                for c in ((f.name, "category", "metric", "better") if f.name == "workload"
+                          else (f.name, "is_baseline") if f.name == "variant" else (f.name,)))
+
+
+def sample_records(loaded: LoadedRun) -> Iterator[dict[str, Any]]:
+    """One flat dict per sample, in the order they were taken (the tidy table's rows).
+
+    A generator: a run's samples are read as they are needed, never all held at once.
+    """
     plan = loaded.run.get("plan", {})
     workloads = {w.get("name"): w for w in plan.get("workloads", [])}
     baseline = loaded.run.get("baseline") or (plan.get("variants") or ["native"])[0]
     names = [f.name for f in dataclasses.fields(Sample) if f.name != "extra"]
-    records = []
     for sample in loaded.samples:
         info = workloads.get(sample.workload, {})
         metric = info.get("metric", {})
@@ -80,18 +90,16 @@ def sample_records(loaded: LoadedRun) -> list[dict[str, Any]]:
         record["requested_cpus"] = _cpus(sample.requested_cpus)
         record["affinity"] = _cpus(sample.affinity)
         record.update({f"extra.{k}": v for k, v in flatten(sample.extra).items()})
-        records.append(record)
-    return records
+        yield record
 
 
 def samples_frame(loaded: LoadedRun) -> pd.DataFrame:
     """The tidy samples table; ``attrs`` holds run_id, baseline and the folder."""
     import pandas as pd
 
-    records = sample_records(loaded)
-    columns = list(dict.fromkeys(k for r in records for k in r)) or [
-        f.name for f in dataclasses.fields(Sample) if f.name != "extra"]
-    frame = pd.DataFrame.from_records(records, columns=columns)
+    frame = pd.DataFrame.from_records(list(sample_records(loaded)))
+    if frame.empty:
+        frame = pd.DataFrame(columns=list(COLUMNS))
     plan = loaded.run.get("plan", {})
     frame.attrs.update(run_id=loaded.run.get("run_id", loaded.folder.name),
                        baseline=loaded.run.get("baseline")
@@ -110,8 +118,17 @@ def load(run: str | Path) -> pd.DataFrame:
 
 
 def samples_csv(loaded: LoadedRun) -> str:
-    """Tidy CSV, one row per sample (warmups and failures included, marked)."""
-    return samples_frame(loaded).to_csv(index=False, lineterminator="\n")
+    """Tidy CSV, one row per sample (warmups and failures included, marked).
+
+    Two passes over the samples (the first finds the ``extra.*`` columns), so memory stays
+    bounded by the text, not by the run's samples.
+    """
+    extra = dict.fromkeys(k for r in sample_records(loaded) for k in r if k not in COLUMNS)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=[*COLUMNS, *extra], lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(sample_records(loaded))
+    return out.getvalue()
 
 
 def finite(value: Any) -> Any:

@@ -18,9 +18,9 @@ import math
 import shlex
 import statistics
 import time
-from collections import defaultdict
+from array import array
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from bench import __version__, stats
@@ -217,39 +217,67 @@ def _cross(x: float, y: float, title: str, size: float = 3.5) -> str:
 
 @dataclass
 class _Series:
-    """One workload in one variant: measured, warmup and failed samples."""
+    """One workload in one variant, reduced to what the report draws: values by block
+    (measured and warmup), the first failures, wall times and resource metrics as compact
+    arrays. Samples are read once and not kept (a run may hold 100,000 of them)."""
 
     variant: str
-    color: str
-    measured: dict[int, float]  # block -> value (successful, non-warmup)
-    warmup: dict[int, float]
-    failed: list[Sample]
+    color: str = BASELINE_COLOR
+    measured: dict[int, float] = field(default_factory=dict)  # block -> value
+    warmup: dict[int, float] = field(default_factory=dict)
+    failed: list[tuple[int, str]] = field(default_factory=list)  # (block, reason), capped
+    wall: array = field(default_factory=lambda: array("d"))
+    extra: dict[str, array] = field(default_factory=dict)
 
-
-def _group(loaded: LoadedRun) -> dict[str, dict[str, list[Sample]]]:
-    grouped: dict[str, dict[str, list[Sample]]] = defaultdict(lambda: defaultdict(list))
-    for sample in loaded.samples:
-        grouped[sample.workload][sample.variant].append(sample)
-    return grouped
-
-
-def _series(samples: list[Sample], variant: str, color: str) -> _Series:
-    measured, warmup, failed = {}, {}, []
-    for s in samples:
+    def add(self, s: Sample) -> None:
         if not s.ok or s.value is None:
-            failed.append(s)
-        elif s.warmup:
-            warmup[s.block] = float(s.value)
-        else:
-            measured[s.block] = float(s.value)
-    return _Series(variant, color, measured, warmup, failed)
+            if len(self.failed) < MAX_POINTS:
+                self.failed.append((s.block, s.error or "no reason recorded"))
+            return
+        if s.warmup:
+            self.warmup[s.block] = float(s.value)
+            return
+        self.measured[s.block] = float(s.value)
+        if s.wall_s:
+            self.wall.append(s.wall_s)
+        for key, value in numeric_extra(s).items():
+            self.extra.setdefault(key, array("d")).append(value)
 
 
-def _colors(summary: Summary, loaded: LoadedRun) -> dict[str, str]:
-    variants = list(dict.fromkeys([summary.baseline, *(r.variant for r in summary.rows),
-                                   *(s.variant for s in loaded.samples)]))
-    colors = {summary.baseline: BASELINE_COLOR}
-    others = [v for v in variants if v != summary.baseline]
+@dataclass
+class _Collected:
+    """The run in one pass: series per workload and variant, the first failed samples."""
+
+    series: dict[str, dict[str, _Series]] = field(default_factory=dict)
+    variants: list[str] = field(default_factory=list)
+    failed: list[Sample] = field(default_factory=list)  # the first MAX_FAILED_LISTED
+    n_failed: int = 0
+    n_samples: int = 0
+
+
+def _collect(loaded: LoadedRun, summary: Summary) -> _Collected:
+    out = _Collected()
+    out.variants = list(dict.fromkeys([summary.baseline, *(r.variant for r in summary.rows)]))
+    for sample in loaded.samples:
+        out.n_samples += 1
+        if sample.variant not in out.variants:
+            out.variants.append(sample.variant)
+        per = out.series.setdefault(sample.workload, {})
+        per.setdefault(sample.variant, _Series(sample.variant)).add(sample)
+        if not sample.ok:
+            out.n_failed += 1
+            if len(out.failed) < MAX_FAILED_LISTED:
+                out.failed.append(sample)
+    colors = _colors(summary.baseline, out.variants)
+    for per in out.series.values():
+        for series in per.values():
+            series.color = colors[series.variant]
+    return out
+
+
+def _colors(baseline: str, variants: Sequence[str]) -> dict[str, str]:
+    colors = {baseline: BASELINE_COLOR}
+    others = [v for v in variants if v != baseline]
     colors.update({v: PALETTE[i % len(PALETTE)] for i, v in enumerate(others)})
     return colors
 
@@ -438,9 +466,9 @@ def pair_plot(base: _Series, other: _Series | None, y: Scale, unit: str, better:
             out.append(f'<circle cx="{_f(cx + 16)}" cy="{_f(y(value))}" r="2.6" fill="none" '
                        f'stroke="#8c959f"><title>warmup {block}: {_e(_value(value))} '
                        f"{_e(unit)} (not analysed)</title></circle>")
-        for s in series.failed[:MAX_POINTS]:
-            out.append(_cross(cx + _jitter(s.block, 18), bottom,
-                              f"failed, block {s.block}: {s.error or 'no reason recorded'}"))
+        for block, reason in series.failed:
+            out.append(_cross(cx + _jitter(block, 18), bottom,
+                              f"failed, block {block}: {reason}"))
         if series.measured:
             med = statistics.median(series.measured.values())
             out.append(f'<line x1="{_f(cx - 16)}" x2="{_f(cx + 16)}" y1="{_f(y(med))}" '
@@ -484,7 +512,7 @@ def timeline(series: Sequence[_Series], y_range: tuple[float, float], unit: str,
              width: int = 520, height: int = 240) -> tuple[str, bool]:
     """Each variant's value per block, in run order (warmups shaded): reveals drift."""
     blocks = sorted({b for s in series for b in (*s.measured, *s.warmup)}
-                    | {f.block for s in series for f in s.failed})
+                    | {block for s in series for block, _ in s.failed})
     if not blocks:
         return "", False
     left, right = 62, width - 12
@@ -516,9 +544,9 @@ def timeline(series: Sequence[_Series], y_range: tuple[float, float], unit: str,
             out.append(_polyline([(x(b), y(v)) for b, v in points], s.color))
             out.extend(f'<circle cx="{_f(x(b))}" cy="{_f(y(v))}" r="2" fill="{s.color}"/>'
                        for b, v in points)
-        for f in s.failed[:MAX_POINTS]:
-            out.append(_cross(x(f.block), bottom - 4, f"{s.variant} failed, block {f.block}: "
-                              f"{f.error or 'no reason recorded'}"))
+        for block, reason in s.failed:
+            out.append(_cross(x(block), bottom - 4,
+                              f"{s.variant} failed, block {block}: {reason}"))
     out.append("</svg>")
     return "".join(out), binned
 
@@ -648,8 +676,7 @@ def _anchor(summary: Summary, workload: str) -> int:
 
 
 def _workload_section(summary: Summary, loaded: LoadedRun, workload: str,
-                      samples: dict[str, list[Sample]], colors: dict[str, str],
-                      index: int) -> str:
+                      per: dict[str, _Series], index: int) -> str:
     info = _workload_info(loaded).get(workload, {})
     metric = info.get("metric", {})
     rows = {r.variant: r for r in summary.rows if r.workload == workload}
@@ -657,9 +684,8 @@ def _workload_section(summary: Summary, loaded: LoadedRun, workload: str,
     better = metric.get("better") or (first.better if first else "higher")
     unit = metric.get("unit") or (first.unit if first else "")
     order = [summary.baseline, *[v for v in rows if v != summary.baseline],
-             *[v for v in samples if v not in rows and v != summary.baseline]]
-    series = [_series(samples.get(v, []), v, colors.get(v, BASELINE_COLOR)) for v in order
-              if v in samples]
+             *[v for v in per if v not in rows and v != summary.baseline]]
+    series = [per[v] for v in order if v in per]
     out = [f'<section class="workload" id="w{index}"><h3>{_e(workload)}</h3>']
     description = info.get("description")
     out.append(f'<p class="sub">{_e(description) + ". " if description else ""}'
@@ -724,7 +750,7 @@ def _metric_text(key: str, value: float) -> str:
 
 
 def _metric_rows(keys: Sequence[str], order: Sequence[str],
-                 columns: dict[str, dict[str, list[float]]]) -> str:
+                 columns: dict[str, dict[str, array]]) -> str:
     rows = []
     for key in keys:
         cells = []
@@ -743,7 +769,7 @@ def _metric_rows(keys: Sequence[str], order: Sequence[str],
     return "".join(rows)
 
 
-def _resources(grouped: dict[str, dict[str, list[Sample]]], variants: list[str]) -> str:
+def _resources(data: _Collected) -> str:
     """Per workload, a metric x variant table of medians (max when it differs) over the
     measured samples: wall time and the key metrics (CPU time, throttling, noise, memory)
     first, every other recorded metric in a collapsed table."""
@@ -751,22 +777,10 @@ def _resources(grouped: dict[str, dict[str, list[Sample]]], variants: list[str])
            "metric recorded with the samples (max in brackets when it differs). Wall time "
            "includes start-up; the metric itself is self-timed. Red: throttling.</p>"]
     any_metric = False
-    for workload, per in grouped.items():
-        order = sorted(per, key=variants.index)
-        columns: dict[str, dict[str, list[float]]] = {}
-        keys: list[str] = ["wall_s"]
-        for variant in order:
-            bucket: dict[str, list[float]] = defaultdict(list)
-            for s in per[variant]:
-                if s.warmup:
-                    continue
-                if s.wall_s:
-                    bucket["wall_s"].append(s.wall_s)
-                for key, value in numeric_extra(s).items():
-                    if key not in keys:
-                        keys.append(key)
-                    bucket[key].append(value)
-            columns[variant] = bucket
+    for workload, per in data.series.items():
+        order = sorted(per, key=data.variants.index)
+        columns = {v: {"wall_s": per[v].wall, **per[v].extra} for v in order}
+        keys = list(dict.fromkeys(k for v in order for k in columns[v]))
         any_metric = any_metric or len(keys) > 1
         head = ('<div class="scroll"><table class="resources"><thead><tr><th>metric</th>'
                 + "".join(f"<th>{_e(v)}</th>" for v in order) + "</tr></thead><tbody>")
@@ -785,16 +799,15 @@ def _resources(grouped: dict[str, dict[str, list[Sample]]], variants: list[str])
     return "".join(out)
 
 
-def _failures(loaded: LoadedRun) -> str:
-    failed = [s for s in loaded.samples if not s.ok]
-    if not failed:
+def _failures(data: _Collected) -> str:
+    if not data.n_failed:
         return '<p class="sub">No sample failed.</p>'
-    out = [f"<p>{len(failed)} of {len(loaded.samples)} samples failed; they are kept in "
+    out = [f"<p>{data.n_failed} of {data.n_samples} samples failed; they are kept in "
            "samples.jsonl and left out of the statistics.</p>",
            '<div class="scroll"><table class="failures"><thead><tr><th>workload</th>'
            "<th>variant</th><th>block</th><th>seq</th><th>exit</th><th>reason</th>"
            "</tr></thead><tbody>"]
-    for s in failed[:MAX_FAILED_LISTED]:
+    for s in data.failed:
         tail = s.stderr_tail or s.stdout_tail
         detail = (f"<details><summary>output</summary><pre>{_e(tail)}</pre></details>"
                   if tail else "")
@@ -804,9 +817,9 @@ def _failures(loaded: LoadedRun) -> str:
                    f'<td class="num">{_e(s.exit_code if s.exit_code is not None else "-")}</td>'
                    f"<td>{_e(s.error or 'no reason recorded')}{detail}</td></tr>")
     out.append("</tbody></table></div>")
-    if len(failed) > MAX_FAILED_LISTED:
-        out.append(f'<p class="sub">{len(failed) - MAX_FAILED_LISTED} more failed samples are '
-                   "in samples.jsonl.</p>")
+    if data.n_failed > len(data.failed):
+        out.append(f'<p class="sub">{data.n_failed - len(data.failed)} more failed samples '
+                   "are in samples.jsonl.</p>")
     return "".join(out)
 
 
@@ -876,7 +889,7 @@ def _when(timestamp: Any) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(timestamp))
 
 
-def _methods(summary: Summary, loaded: LoadedRun) -> str:
+def _methods(summary: Summary, loaded: LoadedRun, data: _Collected) -> str:
     run = loaded.run
     plan = run.get("plan", {})
     compared = [r.comparison for r in summary.rows if r.comparison is not None]
@@ -903,7 +916,7 @@ def _methods(summary: Summary, loaded: LoadedRun) -> str:
         ("seed", plan.get("seed", "?")),
         ("CPUs", _fact_value(plan.get("cpus", []))),
         ("quick", plan.get("quick", False)),
-        ("samples", f"{len(loaded.samples)} ({sum(not s.ok for s in loaded.samples)} failed)"),
+        ("samples", f"{data.n_samples} ({data.n_failed} failed)"),
         ("started", _when(run.get("started_at"))),
         ("finished", _when(run.get("finished_at"))),
         ("status", run.get("status", "unknown")),
@@ -940,10 +953,9 @@ def render(loaded: LoadedRun, summary: Summary) -> str:
     """The whole report as one HTML document (UTF-8 text)."""
     run = loaded.run
     host = run.get("host", {})
-    grouped = _group(loaded)
-    colors = _colors(summary, loaded)
+    data = _collect(loaded, summary)
     lo, hi = _ci_range(summary)
-    workloads = list(dict.fromkeys([*(r.workload for r in summary.rows), *grouped]))
+    workloads = list(dict.fromkeys([*(r.workload for r in summary.rows), *data.series]))
     title = f"Container overhead: run {summary.run_id}"
     nav = [("answer", "Answer"), ("summary", "Summary"), ("mechanism", "By mechanism"),
            ("workloads", "Workloads"), ("resources", "Resources"), ("failures", "Failures"),
@@ -980,18 +992,18 @@ def render(loaded: LoadedRun, summary: Summary) -> str:
         "per block in run order (a trend is drift: thermal, frequency, background load; "
         "interleaving spreads it over every variant), and each block's paired overhead "
         f"(green band: \u00b1{summary.margin * 100:g}% margin; dashed: the run's estimate).</p>",
-        *(_workload_section(summary, loaded, w, grouped.get(w, {}), colors, i)
+        *(_workload_section(summary, loaded, w, data.series.get(w, {}), i)
           for i, w in enumerate(workloads)),
         "</section>",
-        '<section id="resources"><h2>Resources and noise</h2>', _resources(grouped, list(colors)),
+        '<section id="resources"><h2>Resources and noise</h2>', _resources(data),
         "</section>",
-        '<section id="failures"><h2>Failed samples</h2>', _failures(loaded), "</section>",
+        '<section id="failures"><h2>Failed samples</h2>', _failures(data), "</section>",
         '<section id="warnings"><h2>Warnings</h2>',
         ('<ul class="warnings">' + "".join(f'<li class="warn">{_e(w)}</li>' for w in warnings)
          + "</ul>") if warnings else '<p class="sub">None.</p>',
         "</section>",
         '<section id="environment"><h2>Environment</h2>', _environment(loaded), "</section>",
-        '<section id="methods"><h2>Methods</h2>', _methods(summary, loaded), "</section>",
+        '<section id="methods"><h2>Methods</h2>', _methods(summary, loaded, data), "</section>",
         f'<p class="sub">bench {_e(__version__)}; a self-contained report: no script, no '
         "network. Data: run.json and samples.jsonl in the run folder.</p>",
         "</main></body></html>\n",

@@ -19,6 +19,7 @@ from bench.results import LoadedRun
 if TYPE_CHECKING:
     from bench.compare import RunComparison
 
+MAX_FAILED_LISTED = 50
 _SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 
 
@@ -87,14 +88,19 @@ def render(loaded: LoadedRun, summary: Summary) -> str:
     warnings = warning_lines(summary)
     if warnings:
         lines += ["", "### Warnings", ""] + [f"- {cell(w)}" for w in warnings]
-    failed = [s for s in loaded.samples if not s.ok]
+    failed, n_failed = [], 0
+    for s in loaded.samples:  # one pass; only the first few failures are kept
+        if not s.ok:
+            n_failed += 1
+            if len(failed) < MAX_FAILED_LISTED:
+                failed.append(s)
     if failed:
-        lines += ["", f"### Failed samples ({len(failed)})", ""]
+        lines += ["", f"### Failed samples ({n_failed})", ""]
         lines += table(["workload", "variant", "block", "reason"],
                        [[cell(s.workload), cell(s.variant), str(s.block),
-                         cell(s.error or "no reason recorded")] for s in failed[:50]])
-        if len(failed) > 50:
-            lines.append(f"\n{len(failed) - 50} more in samples.jsonl.")
+                         cell(s.error or "no reason recorded")] for s in failed])
+        if n_failed > len(failed):
+            lines.append(f"\n{n_failed - len(failed)} more in samples.jsonl.")
     engine = run.get("engine", {})
     facts = [("host", host.get("hostname")), ("CPU", host.get("cpu_model")),
              ("kernel", host.get("kernel")), ("OS", host.get("os")),

@@ -40,7 +40,7 @@ def test_builtin_workloads_load_and_cover_cpu_and_memory():
     (lambda t: t.replace('parser = "regex"', 'parser = "magic"'), "unknown parser 'magic'"),
     (lambda t: t.replace('{duration}', '{seconds}'), "unknown placeholder '{seconds}'"),
     (lambda t: t.replace('name = "cpu.demo"', 'name = "mem.demo"'), "must start with"),
-    (lambda t: t.replace('command = [', 'command = [1, '), "list of non-empty strings"),
+    (lambda t: t.replace('command = [', 'command = [1, '), "must be a list of"),
     (lambda t: t.replace('duration = 3', 'duration = -3'), "'duration' must be positive"),
     (lambda t: t.replace('[metric]', '[metric]\nspeed = 1'), "unknown key 'metric.speed'"),
     (lambda t: t + "\n[[[", "not valid TOML"),

@@ -1,0 +1,191 @@
+"""Two-role workloads (a server and its client), shared by every environment.
+
+The server is the role under test: it runs in the variant's environment, pinned to the
+measured CPUs. The client runs natively by default, pinned to the harness CPUs (the ones
+not measured), so both sides are pinned and the client is the same in every variant;
+``docker[net=container]`` runs the client in a container too. One sample: start the
+server, wait until its port accepts a TCP connection (with a timeout), run the client,
+read the metric from the client's output, stop the server. Traffic goes only to loopback
+or to the run's own containers (:func:`check_address`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import ipaddress
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bench.environments.base import (
+    WORKDIR,
+    WORKLOAD_ENV,
+    RawResult,
+    SampleContext,
+    finish_sample,
+    now,
+    wrap,
+)
+from bench.results import Sample
+from bench.suite import Variant, Workload
+
+
+class UnsafeAddress(ValueError):
+    """A benchmark would have sent traffic somewhere it must not."""
+
+
+def check_address(host: str, own: set[str] | None = None) -> str:
+    """``host`` if it is loopback or an address of the run's own containers; else raise."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        raise UnsafeAddress(f"not an IP address: {host!r}") from None
+    if address.is_loopback or host in (own or set()):
+        return host
+    raise UnsafeAddress(f"{host} is neither loopback nor one of the run's own containers")
+
+
+def free_port() -> int:
+    """A TCP port free on the loopback interface right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_ready(host: str, port: int, timeout: float, alive: Callable[[], bool]) -> str | None:
+    """Wait until ``host:port`` accepts a TCP connection; None when ready, else why not."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not alive():
+            return "the server exited before it was ready"
+        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=1):
+            return None
+        time.sleep(0.05)
+    return f"the server did not accept connections on {host}:{port} within {timeout:g} s"
+
+
+@dataclass
+class Server:
+    """A running server: where the client connects, and how to stop it."""
+
+    host: str
+    port: int
+    instance: str
+    alive: Callable[[], bool]
+    stop: Callable[[], RawResult]  # stops it and returns what it printed
+    network: str | None = None  # docker network the client must join (net=container)
+    #: Where readiness is checked, when not where the client connects: a userland proxy
+    #: in front of a published port accepts before the server itself listens.
+    ready_at: tuple[str, int] | None = None
+
+
+def run_native(argv: list[str], cpus: tuple[int, ...], timeout: float) -> RawResult:
+    """A short-lived native process pinned to ``cpus`` (the client side)."""
+    started_at, start = now()
+    try:
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env=dict(WORKLOAD_ENV), cwd=WORKDIR, start_new_session=True,
+                                preexec_fn=lambda: os.sched_setaffinity(0, set(cpus)))
+    except OSError as err:
+        return RawResult(None, "", "", 0.0, started_at, "", f"cannot start the client: {err}")
+    error = None
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        error = f"client timed out after {timeout:g} s"
+    except BaseException:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
+    return RawResult(proc.returncode, out.decode(errors="replace"),
+                     err.decode(errors="replace"), now()[1] - start, started_at,
+                     f"pid:{proc.pid}", error)
+
+
+def start_native_server(workload: Workload, ctx: SampleContext) -> Server:
+    """The server as a native process on loopback, pinned to the measured CPUs."""
+    assert workload.server is not None
+    port = free_port()
+    argv = wrap(workload.argv(len(ctx.cpus), ctx.quick, command=workload.server.command,
+                              port=str(port), bind="127.0.0.1"))
+    out = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop()
+    err = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop()
+    cpus = set(ctx.cpus)
+    proc = subprocess.Popen(argv, stdout=out, stderr=err, env=dict(WORKLOAD_ENV), cwd=WORKDIR,
+                            start_new_session=True,
+                            preexec_fn=lambda: os.sched_setaffinity(0, cpus))
+    started_at, start = now()
+
+    def stop() -> RawResult:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        texts = []
+        for handle in (out, err):
+            handle.seek(0)
+            texts.append(handle.read().decode(errors="replace"))
+            handle.close()
+        return RawResult(proc.returncode, texts[0], texts[1], now()[1] - start, started_at,
+                         f"pid:{proc.pid}")
+
+    return Server("127.0.0.1", port, f"pid:{proc.pid}", lambda: proc.poll() is None, stop)
+
+
+def two_role_sample(workload: Workload, variant: Variant, ctx: SampleContext,
+                    start_server: Callable[[Workload, SampleContext], Server],
+                    run_client: Callable[[list[str], Server, SampleContext, float], RawResult],
+                    own_addresses: Callable[[], set[str]] = set) -> Sample:
+    """One sample of a server/client workload; the server is always stopped."""
+    assert workload.server is not None and workload.client is not None
+    started_at, start = now()
+    try:
+        server = start_server(workload, ctx)
+    except Exception as err:  # the engine or the OS refused: a failed sample, not a crash
+        raw = RawResult(None, "", "", now()[1] - start, started_at, "",
+                        f"cannot start the server: {err}")
+        return finish_sample(workload, variant, ctx, raw)
+    client_raw: RawResult | None = None
+    server_raw: RawResult | None = None
+    try:
+        check_address(server.host, own_addresses())
+        ready_host, ready_port = server.ready_at or (server.host, server.port)
+        check_address(ready_host, own_addresses())
+        problem = wait_ready(ready_host, ready_port, workload.server.ready_timeout,
+                             server.alive)
+        if problem is None:
+            argv = workload.argv(len(ctx.client_cpus or ctx.cpus), ctx.quick,
+                                 command=workload.client.command, host=server.host,
+                                 port=str(server.port))
+            client_raw = run_client(argv, server, ctx, workload.timeout)
+        else:
+            client_raw = RawResult(None, "", "", now()[1] - start, started_at,
+                                   server.instance, problem)
+    except UnsafeAddress as err:
+        client_raw = RawResult(None, "", "", now()[1] - start, started_at, server.instance,
+                               f"refused to connect: {err}")
+    finally:
+        server_raw = server.stop()
+    # The metric comes from the client; the affinity probe line from the server.
+    raw = RawResult(client_raw.exit_code, client_raw.stdout,
+                    server_raw.stderr + client_raw.stderr, client_raw.wall_s, started_at,
+                    server.instance, client_raw.error, extra=server_raw.extra)
+    sample = finish_sample(workload, variant, ctx, raw)
+    extra = {**sample.extra, "server": {"host": server.host, "port": server.port,
+                                        "exit_code": server_raw.exit_code},
+             "client_cpus": list(ctx.client_cpus or ctx.cpus)}
+    if not sample.ok:
+        extra["server_stderr_tail"] = server_raw.stderr[-1000:]
+    return dataclasses.replace(sample, extra=extra)

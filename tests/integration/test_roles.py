@@ -1,0 +1,101 @@
+"""Two-role workloads against the real engine: server under test, client pinned natively
+(or in a container), every address loopback or the run's own containers."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+
+from bench import engine, environments, suite
+from bench.environments import roles
+from bench.environments.base import SampleContext
+
+pytestmark = pytest.mark.docker
+
+
+def redis_get() -> suite.Workload:
+    return next(w for w in suite.load_workloads() if w.name == "app.redis-get")
+
+
+def ctx(run_id: str, seq: int = 0) -> SampleContext:
+    cpus = suite.online_cpus()
+    return SampleContext(run_id, seq, 0, 0, False, (cpus[-1],), True,
+                         client_cpus=(cpus[0],))
+
+
+@pytest.mark.parametrize("spec", ["native", "docker", "docker[net=host]",
+                                  "docker[net=container]"])
+def test_redis_server_under_test_client_pinned(spec, client, bench_image):
+    run_id = f"it-roles-{abs(hash(spec)) % 10_000}"
+    env = environments.create(suite.parse_variant(spec), run_id=run_id, client=client,
+                              image=bench_image)
+    workload = redis_get()
+    env.prepare([workload])
+    try:
+        sample = env.execute(workload, ctx(run_id))
+    finally:
+        env.teardown()
+    assert sample.ok, (sample.error, sample.stdout_tail, sample.extra)
+    assert sample.value > 1000  # requests/s
+    assert sample.affinity == [suite.online_cpus()[-1]]  # the server's own, from its probe
+    assert sample.extra["client_cpus"] == [suite.online_cpus()[0]]
+    host = ipaddress.ip_address(sample.extra["server"]["host"])
+    if spec == "docker[net=container]":
+        assert host.is_private and not host.is_loopback  # the run's own container
+    else:
+        assert host.is_loopback
+    assert not any(engine.leftovers(client, run_id).values())
+
+
+def test_every_network_workload_uses_only_loopback_or_own_containers(client, bench_image):
+    """Each two-role workload in each network variant: the addresses the client and the
+    readiness check used are loopback, or addresses of containers this run created."""
+    run_id = "it-addresses"
+    workloads = [w for w in suite.load_workloads() if w.two_role]
+    assert {w.category for w in workloads} >= {"app", "network"}
+    for spec in ("native", "docker", "docker[net=host]", "docker[net=container]"):
+        env = environments.create(suite.parse_variant(spec), run_id=run_id, client=client,
+                                  image=bench_image)
+        env.prepare(workloads)
+        seen: list[tuple[str, str]] = []
+        original = roles.check_address
+
+        def recording(host, own=None, seen=seen, original=original):
+            seen.append((host, ",".join(sorted(own or ()))))
+            return original(host, own)
+
+        roles.check_address = recording
+        try:
+            for seq, workload in enumerate(workloads):
+                sample = env.execute(workload, ctx(run_id, seq))
+                assert sample.ok, (spec, workload.name, sample.error)
+        finally:
+            roles.check_address = original
+            env.teardown()
+        assert seen
+        for host, own in seen:
+            address = ipaddress.ip_address(host)
+            assert address.is_loopback or host in own.split(","), (spec, host)
+    assert not any(engine.leftovers(client, run_id).values())
+
+
+@pytest.mark.parametrize("host, ok", [("127.0.0.1", True), ("::1", True), ("127.3.4.5", True),
+                                      ("10.0.0.1", False), ("8.8.8.8", False),
+                                      ("172.17.0.2", False), ("localhost", False)])
+def test_check_address(host, ok):
+    if ok:
+        assert roles.check_address(host) == host
+    else:
+        with pytest.raises(roles.UnsafeAddress):
+            roles.check_address(host)
+    assert roles.check_address("172.17.0.2", {"172.17.0.2"}) == "172.17.0.2"
+
+
+def test_net_none_refuses_two_role_workloads(client, bench_image):
+    from bench.errors import UserError
+
+    env = environments.create(suite.parse_variant("docker[net=none]"), run_id="it-none",
+                              client=client, image=bench_image)
+    with pytest.raises(UserError, match="has no network"):
+        env.prepare([redis_get()])
