@@ -31,17 +31,18 @@ from bench.report import export, html, markdown, terminal
 def _console(stderr: bool = False) -> Console:
     """Rich console; logs and pipes get a wide fixed width instead of 80 columns."""
     probe = Console(stderr=stderr)
-    return Console(stderr=stderr, highlight=False,
+    # Errors stay one line however long (soft wrap), so they can be grepped and parsed.
+    return Console(stderr=stderr, highlight=False, soft_wrap=stderr,
                    width=None if probe.is_terminal else 160)
 
 
 console = _console()
 err_console = _console(stderr=True)
 
-QUICK_BLOCKS = 5
-DEFAULT_BLOCKS = 10
-ADAPTIVE_MAX_BLOCKS = 30
-DEFAULT_VARIANTS = "native,docker"
+QUICK_BLOCKS = suite.QUICK_BLOCKS
+DEFAULT_BLOCKS = suite.DEFAULT_BLOCKS
+ADAPTIVE_MAX_BLOCKS = suite.ADAPTIVE_MAX_BLOCKS
+DEFAULT_VARIANTS = suite.DEFAULT_VARIANTS
 
 
 class CliReporter:
@@ -382,7 +383,8 @@ def compare_command(run_a, run_b, allow_different_hosts, fmt, output, margin, al
     if result.different_hosts:
         console.print("[bold red]different hosts[/bold red]: compared with "
                       "--allow-different-hosts")
-    console.print(compare.summary_table(result))
+    for table in compare.summary_tables(result):
+        console.print(table)
     console.print(f"\n[bold]{escape(compare.headline(result))}[/bold]")
     for title, lines in (("warnings", compare.warning_lines(result)),
                          ("what differs between the runs", compare.fact_lines(result))):

@@ -429,35 +429,39 @@ def headline(result: RunComparison) -> str:
     return text
 
 
-def summary_table(result: RunComparison):  # -> rich.table.Table
-    """The comparison as a rich table for the terminal."""
+def summary_tables(result: RunComparison) -> list:  # list[rich.table.Table]
+    """The comparison as two rich tables for the terminal: raw performance, then overhead."""
     from rich.table import Table
     from rich.text import Text
 
     style = {"unchanged": "green", "regressed": "red", "improved": "cyan",
              "inconclusive": "yellow"}
-    table = Table(title=Text(f"run B {result.run_b} vs run A {result.run_a}: change in cost "
-                             f"per unit of work (95% CI; Holm over {result.family_size})"))
-    for column in ("workload", "variant", "median A", "median B", "unit", "performance change",
-                   "", "overhead A -> B", "overhead change", ""):
-        table.add_column(column, justify="right" if "median" in column else "left",
-                         no_wrap=column != "variant",
-                         overflow="fold" if column == "variant" else "ellipsis")
+
+    def verdict(c: Change | None) -> tuple[str, Text]:
+        if c is None:
+            return "-", Text("")
+        return f"{pct(c.estimate)} {interval_text(c.ci95)}", Text(c.verdict,
+                                                                 style=style.get(c.verdict, ""))
+
+    performance = Table(title=Text(
+        f"raw performance, run B {result.run_b} vs run A {result.run_a}: change in cost per "
+        f"unit of work (95% CI; Holm over {result.family_size})"))
+    for column in ("workload", "variant", "median A", "median B", "unit", "change [95% CI]",
+                   "verdict"):
+        performance.add_column(column, justify="right" if "median" in column else "left",
+                               no_wrap=True)
+    overhead = Table(title=Text("overhead vs the baseline, run B vs run A"))
+    for column in ("workload", "variant", "overhead A", "overhead B", "change [95% CI]",
+                   "verdict"):
+        overhead.add_column(column, justify="right" if "overhead " in column else "left",
+                            no_wrap=True)
     for row in result.rows:
-        cells: list[Text] = []
-        for kind, c in (("performance", row.performance), ("overhead", row.overhead)):
-            if c is None:
-                cells += [Text("baseline" if row.is_baseline and kind == "overhead" else "-"),
-                          Text("")]
-            else:
-                cells += [Text(f"{pct(c.estimate)} {interval_text(c.ci95)}"),
-                          Text(c.verdict, style=style.get(c.verdict, ""))]
-        overheads = ("" if row.is_baseline
-                     else f"{pct(row.overhead_a)} -> {pct(row.overhead_b)}")
-        table.add_row(Text(row.workload), Text(row.variant), _number(row.median_a),
-                      _number(row.median_b), Text(row.unit), cells[0], cells[1], overheads,
-                      cells[2], cells[3])
-    return table
+        performance.add_row(Text(row.workload), Text(row.variant), _number(row.median_a),
+                            _number(row.median_b), Text(row.unit), *verdict(row.performance))
+        if not row.is_baseline:
+            overhead.add_row(Text(row.workload), Text(row.variant), pct(row.overhead_a),
+                             pct(row.overhead_b), *verdict(row.overhead))
+    return [performance, overhead] if overhead.row_count else [performance]
 
 
 def _number(value: float | None) -> str:

@@ -71,7 +71,7 @@ def binary_warnings(hashes: dict[str, dict[str, dict[str, str]]]) -> list[str]:
     warnings = []
     binaries = sorted({b for per_env in hashes.values() for b in per_env})
     for binary in binaries:
-        seen = {env: per_env.get(binary, {}) for env, per_env in hashes.items()}
+        seen = {env: per_env[binary] for env, per_env in hashes.items() if binary in per_env}
         digests = {info.get("sha256") or f"missing ({info.get('error', 'not hashed')})"
                    for info in seen.values()}
         if len(digests) > 1:
@@ -229,6 +229,12 @@ def _measure(plan: Plan, store: RunStore, run_doc: dict[str, Any], steps: list[s
         for variant in plan.variants:
             if variant.env not in hashes:  # same binaries for every variant of an env
                 hashes[variant.env] = envs[variant.id].binary_hashes(binaries)
+            if variant.env == "docker":  # workloads that bring their own image
+                for workload in plan.workloads:
+                    key = f"docker:{workload.image}"
+                    if workload.image and key not in hashes:
+                        hashes[key] = envs[variant.id].binary_hashes(  # type: ignore[call-arg]
+                            list(workload.binaries), image=workload.image)
         for warning in binary_warnings(hashes):
             if warning not in warnings:
                 warnings.append(warning)

@@ -43,6 +43,11 @@ from bench.errors import UsageError
 WORKLOADS_DIR = Path(__file__).resolve().parent.parent / "workloads"
 
 BETTER = ("higher", "lower")
+#: Defaults shared by the CLI and the asv benchmarks (benchmarks/measure.py).
+QUICK_BLOCKS = 5
+DEFAULT_BLOCKS = 10
+ADAPTIVE_MAX_BLOCKS = 30
+DEFAULT_VARIANTS = "native,docker"
 #: ``{data}``: the sample's data directory, chosen by the environment (disk workloads;
 #: ``docker[storage=...]`` decides which filesystem it is on).
 PLACEHOLDERS = {"threads", "duration", "data"}
@@ -66,6 +71,7 @@ _TOP_KEYS: dict[str, tuple[type, ...]] = {
     "client": (dict,),
     "variants": (list,),
     "suites": (list,),
+    "image": (str,),
 }
 #: Named workload sets: quick (<= 5 min: one workload per category), standard (<= 30 min),
 #: full (everything; a workload without ``suites`` is only in full).
@@ -128,6 +134,9 @@ class Workload:
     #: The workload's default variant matrix (its category's mechanisms), and its suites.
     variants: tuple[str, ...] = ()
     suites: tuple[str, ...] = ()
+    #: Docker variants: run in this local image instead of the benchmark image (a user's
+    #: own program); its binaries are hashed there and compared with the host's.
+    image: str = ""
     source: str = ""
 
     @property
@@ -324,6 +333,7 @@ def _build_workload(data: dict[str, Any], where: str) -> Workload:
         client=roles.get("client"),
         variants=_variant_list(data.get("variants", []), where),
         suites=_suite_list(data.get("suites", []), where),
+        image=data.get("image", ""),
         source=source,
     )
 
@@ -433,6 +443,8 @@ def parse_variant(text: str) -> Variant:
     for part in filter(None, (inner or "").split(",")):
         key, sep, value = part.partition("=")
         key, value = key.strip(), value.strip()
+        if not sep and len(axes.get(key, ())) == 2:
+            sep, value = "=", axes[key][1]  # a bare two-valued axis means its non-default
         if not sep or not key or not value:
             raise UsageError(f"--variants: expected key=value, got '{part}' in '{text}'")
         if key not in axes:

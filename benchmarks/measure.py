@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 from bench import analysis, results, runner, suite
-from bench.cli import DEFAULT_BLOCKS, DEFAULT_VARIANTS, QUICK_BLOCKS
 
 #: What the tracked values mean. asv publishes only results whose benchmark version is the
 #: current one (by default a hash of the benchmark's source), so the version is fixed here
@@ -63,9 +62,9 @@ def _plan(workloads: list[suite.Workload],
     seed = environ.get("BENCH_ASV_SEED")
     return suite.make_plan(
         suite.select_workloads(workloads, patterns),
-        suite.parse_variants([environ.get("BENCH_ASV_VARIANTS") or DEFAULT_VARIANTS]),
+        suite.parse_variants([environ.get("BENCH_ASV_VARIANTS") or suite.DEFAULT_VARIANTS]),
         suite.parse_cpus(cpus) if cpus else suite.default_cpus(),
-        blocks=int(blocks) if blocks else (QUICK_BLOCKS if quick else DEFAULT_BLOCKS),
+        blocks=int(blocks) if blocks else (suite.QUICK_BLOCKS if quick else suite.DEFAULT_BLOCKS),
         seed=int(seed) if seed else secrets.randbelow(2**31),
         quick=quick,
     )

@@ -47,7 +47,8 @@ from bench.suite import Variant, Workload, format_cpus
 #: wrapped in DockerException).
 ENGINE_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestException)
 
-# Prints "sha256  path" for each binary found on PATH, resolved through links.
+# Prints "sha256  path" for each binary found on PATH, resolved through links (``which``,
+# not ``command -v``, which answers with shell builtins such as ``true``).
 #: A disk workload's data directory ({data}) in the container, whatever the storage: in
 #: every Debian root, so it is in the writable layer (overlay) unless mounted over.
 CONTAINER_DATA_DIR = "/var/tmp"
@@ -66,7 +67,7 @@ class DataDir:
     volume: Any = None
 
 
-_HASH_SCRIPT = ('for b; do p=$(command -v "$b") && p=$(readlink -f "$p") '
+_HASH_SCRIPT = ('for b; do p=$(which "$b") && p=$(readlink -f "$p") '
                 '&& sha256sum "$p" | sed "s|^|$b |"; done; true')
 
 
@@ -101,6 +102,13 @@ class DockerEnvironment(Environment):
         except docker.errors.ImageNotFound:
             raise UserError(f"benchmark image {self.image} is missing; build it with "
                             "'bench image build'") from None
+        for workload in workloads:
+            if workload.image:
+                try:
+                    self.client.images.get(workload.image)
+                except docker.errors.ImageNotFound:
+                    raise UserError(f"{workload.source}: image '{workload.image}' is not in the "
+                                    "local engine; build or load it first") from None
         two_role = [w.name for w in workloads if w.two_role]
         if two_role and self.net == "none":
             raise UserError(f"--variants: '{self.variant.id}' has no network, but "
@@ -125,7 +133,8 @@ class DockerEnvironment(Environment):
             values = {"port": str(role.port), "bind": "0.0.0.0"}
         argv = wrap(workload.argv(len(ctx.cpus), ctx.quick, command=role.command, **values))
         container = self.client.containers.create(
-            self.image, command=argv, name=f"bench-{ctx.run_id}-{ctx.seq}-server",
+            workload.image or self.image, command=argv,
+            name=f"bench-{ctx.run_id}-{ctx.seq}-server",
             detach=True, **options)
         started_at, start = now()
         try:
@@ -243,8 +252,8 @@ class DockerEnvironment(Environment):
 
     def _run(self, argv: list[str], cpus: tuple[int, ...], timeout: float,
              name: str, read_only: bool = True,
-             sampling: SamplingConfig | None = None, data: DataDir | None = None
-             ) -> RawResult:
+             sampling: SamplingConfig | None = None, data: DataDir | None = None,
+             image: str | None = None) -> RawResult:
         """Create, start, wait for and remove one container; never leaves it behind.
         With ``sampling``, its cgroup is read around the run (bench.metrics); with
         ``data``, a disk workload's data directory is mounted."""
@@ -252,7 +261,7 @@ class DockerEnvironment(Environment):
         container = watch = None
         try:
             container = self.client.containers.create(
-                self.image, command=argv, name=name, detach=True,
+                image or self.image, command=argv, name=name, detach=True,
                 **self._container_options(cpus, read_only, data),
             )
             container.start()
@@ -310,7 +319,8 @@ class DockerEnvironment(Environment):
             # overlay: the data directory is in the container's own layer, so writable.
             read_only = workload.read_only_root and not (data and self.storage == "overlay")
             raw = self._run(argv, ctx.cpus, workload.timeout, f"bench-{ctx.run_id}-{ctx.seq}",
-                            read_only=read_only, sampling=ctx.sampling, data=data)
+                            read_only=read_only, sampling=ctx.sampling, data=data,
+                            image=workload.image or None)
         finally:
             if data is not None:
                 self._remove_data_dir(data)
@@ -320,13 +330,15 @@ class DockerEnvironment(Environment):
         extra = storage_record(self.storage, raw.stderr, **data.details) if data else None
         return finish_sample(workload, self.variant, ctx, raw, extra=extra)
 
-    def binary_hashes(self, binaries: list[str]) -> dict[str, dict[str, str]]:
+    def binary_hashes(self, binaries: list[str], image: str | None = None
+                      ) -> dict[str, dict[str, str]]:
         if not binaries:
             return {}
+        suffix = hashlib.sha256((image or "").encode()).hexdigest()[:6]
         raw = self._run(["/bin/sh", "-c", _HASH_SCRIPT, "hash", *binaries], (), 120,
-                        f"bench-{self.run_id}-hash-{self.variant.env}")
+                        f"bench-{self.run_id}-hash-{self.variant.env}-{suffix}", image=image)
         if raw.error or raw.exit_code != 0:
-            raise UserError(f"cannot hash binaries in image {self.image}: "
+            raise UserError(f"cannot hash binaries in image {image or self.image}: "
                             f"{raw.error or raw.stderr.strip()}")
         found: dict[str, dict[str, str]] = {}
         for line in raw.stdout.splitlines():

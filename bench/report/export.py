@@ -147,6 +147,15 @@ def baseline_medians(summary: Summary) -> dict[str, float | None]:
     return {r.workload: r.median for r in summary.rows if r.is_baseline}
 
 
+def correction_text(summary: Summary) -> str:
+    """How alpha was shared across the run's comparisons, in words."""
+    family = f"{summary.family_size} comparison{'' if summary.family_size == 1 else 's'}"
+    if summary.correction == "group-sequential":
+        return (f"group-sequential (Lan-DeMets spending per comparison, adaptive stopping), "
+                f"Bonferroni over {family}")
+    return f"Holm-Bonferroni over {family}"
+
+
 def verdict_counts(summary: Summary) -> dict[str, int]:
     counts = dict.fromkeys(VERDICTS, 0)
     for row in summary.rows:
@@ -179,7 +188,7 @@ def summary_dict(summary: Summary, loaded: LoadedRun) -> dict[str, Any]:
         "baseline": summary.baseline,
         "margin": summary.margin,
         "alpha": summary.alpha,
-        "correction": "holm",
+        "correction": summary.correction,
         "family_size": summary.family_size,
         "verdicts": verdict_counts(summary),
         "plan": {k: plan.get(k) for k in ("variants", "cpus", "blocks", "warmup", "seed",

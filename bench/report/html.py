@@ -25,7 +25,13 @@ from typing import Any
 
 from bench import __version__, stats
 from bench.analysis import Row, Summary
-from bench.report.export import baseline_medians, flatten, numeric_extra, verdict_counts
+from bench.report.export import (
+    baseline_medians,
+    correction_text,
+    flatten,
+    numeric_extra,
+    verdict_counts,
+)
 from bench.report.terminal import headline, pct, verdict_text, warning_lines
 from bench.results import LoadedRun, Sample
 
@@ -104,15 +110,16 @@ def _value(value: float | None) -> str:
     return f"{value:.4g}"
 
 
-def ticks(lo: float, hi: float, n: int = 5) -> tuple[list[float], float]:
-    """About ``n`` round tick values covering [lo, hi], and their step."""
+def ticks(lo: float, hi: float, n: int = 5, integer: bool = False) -> tuple[list[float], float]:
+    """About ``n`` round tick values covering [lo, hi], and their step (a whole number
+    with ``integer``, for block axes)."""
     span = hi - lo
     if not span > 0:
         return [lo], 1.0
-    raw = span / n
+    raw = max(span / n, 1.0) if integer else span / n
     magnitude = 10 ** math.floor(math.log10(raw))
-    step = next((m * magnitude for m in (1, 2, 2.5, 5) if m * magnitude >= raw),
-                10 * magnitude)
+    steps = (1, 2, 5) if integer else (1, 2, 2.5, 5)
+    step = next((m * magnitude for m in steps if m * magnitude >= raw), 10 * magnitude)
     first = math.ceil(lo / step - 1e-9)
     values = []
     k = first
@@ -192,7 +199,8 @@ def _y_axis(scale: Scale, x0: float, x1: float, label_fmt, n: int = 5) -> list[s
 
 
 def _x_axis(scale: Scale, y0: float, y1: float, label_fmt, n: int = 8) -> list[str]:
-    values, step = ticks(min(scale.lo, scale.hi), max(scale.lo, scale.hi), n)
+    values, step = ticks(min(scale.lo, scale.hi), max(scale.lo, scale.hi), n,
+                         integer=label_fmt is _int_label)
     out = []
     for v in values:
         x = scale(v)
@@ -909,8 +917,7 @@ def _methods(summary: Summary, loaded: LoadedRun, data: _Collected) -> str:
         ("equivalence margin", f"\u00b1{summary.margin * 100:g}%{margin_note}: equivalent when "
                                "the 90% interval (TOST) lies inside it (METHOD \u00a73)"),
         ("alpha", f"{summary.alpha:g} family-wise"),
-        ("correction", f"Holm-Bonferroni over {summary.family_size} comparisons; adjusted alpha "
-                       f"per comparison {adjusted}"),
+        ("correction", f"{correction_text(summary)}; alpha per comparison {adjusted}"),
         ("blocks", f"{plan.get('blocks', '?')} planned, {plan.get('warmup', 0)} warmup round(s) "
                    "per workload, variants in seeded random order within each block"),
         ("seed", plan.get("seed", "?")),
@@ -979,7 +986,7 @@ def render(loaded: LoadedRun, summary: Summary) -> str:
         f'<p class="sub">Overhead of each variant vs {_e(summary.baseline)}, per unit of work '
         f"(+5% = 5% more time per event; negative = faster), with its 95% interval; bar: "
         f"green band \u00b1{summary.margin * 100:g}% margin, thick 90%, thin 95% interval. "
-        f"Holm over {summary.family_size} comparisons.</p>",
+        f"{_e(correction_text(summary))}.</p>",
         _summary_table(summary, lo, hi), "</section>",
         '<section id="mechanism"><h2>Overhead by mechanism</h2>',
         '<p class="sub">Each variant changes one mechanism (network, seccomp, CPU limit, ...); '

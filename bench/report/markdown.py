@@ -12,7 +12,7 @@ import shlex
 from typing import TYPE_CHECKING, Any
 
 from bench.analysis import Summary
-from bench.report.export import baseline_medians
+from bench.report.export import baseline_medians, correction_text
 from bench.report.terminal import headline, pct, warning_lines
 from bench.results import LoadedRun
 
@@ -82,7 +82,7 @@ def render(loaded: LoadedRun, summary: Summary) -> str:
     lines += ["", f"Overhead vs {cell(summary.baseline)} per unit of work (+5% = 5% more time "
               "per event); 95% interval: BCa bootstrap over blocks hulled with the t interval; "
               f"equivalent when the 90% interval lies within \u00b1{summary.margin * 100:g}% "
-              f"(TOST); Holm over {summary.family_size} comparisons at alpha "
+              f"(TOST); {cell(correction_text(summary))} at alpha "
               f"{summary.alpha:g}; seed {cell(plan.get('seed', '?'))}, "
               f"{cell(plan.get('blocks', '?'))} blocks."]
     warnings = warning_lines(summary)

@@ -38,15 +38,19 @@ def test_quick_suite_end_to_end_pinned_to_one_cpu(tmp_path):
     assert loaded.run["status"] == "complete"
     workloads = {s.workload for s in loaded.samples}
     assert len(workloads) >= 3
+    matrix = loaded.run["plan"]["matrix"]
     for name in workloads:
         variants = {s.variant for s in loaded.samples if s.workload == name and s.ok}
-        assert variants == {"native", "docker"}, name
+        assert {"native", "docker"} <= variants == set(matrix[name]), name
         assert f"{name}" in proc.stdout
-    # Every sample's affinity, read from inside the workload process, is exactly {cpu}.
+    assert {w.split(".")[0] for w in workloads} >= {"cpu", "memory", "app", "network"}
+    # Every sample's affinity, read from inside the workload process (the server's, for
+    # two-role workloads), is exactly {cpu}.
     assert {tuple(s.affinity) for s in loaded.samples} == {(cpu,)}
     # Same bits recorded for both environments, and the facts a reader needs.
     binaries = loaded.run["binaries"]
     assert binaries["native"] == binaries["docker"]
+    assert {"sysbench", "redis-server"} <= set(binaries["native"])
     for key in ("cpu_model", "kernel", "cgroup_version", "smt", "governors"):
         assert key in loaded.run["host"]
     for key in ("engine_version", "storage_driver", "seccomp", "userland_proxy"):
@@ -179,3 +183,38 @@ def test_doctor_lists_and_clean_removes_labelled_leftovers():
 
         with contextlib.suppress(docker.errors.NotFound):
             container.remove(force=True)
+
+
+@pytest.mark.docker
+def test_user_workload_from_outside_the_repo_native_and_docker(tmp_path):
+    """A user's own workload file (outside the repo), one in the benchmark image and one in
+    the user's own image tag, runs natively and in docker and is reported like the rest."""
+    from bench import image, suite
+
+    client = engine.connect()
+    packages = sorted({p for w in suite.load_workloads() for p in w.packages})
+    own_tag = "bench-user-test:1"
+    client.images.get(image.recipe_for(packages).tag).tag("bench-user-test", "1")
+    mine = tmp_path / "my-workloads"
+    mine.mkdir()
+    loop = ["sh", "-c", "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; echo done"]
+    for name, extra in (("cpu.user-loop", ""), ("cpu.user-own-image", f'image = "{own_tag}"\n')):
+        (mine / f"{name}.toml").write_text(
+            f'name = "{name}"\ncategory = "cpu"\ndescription = "a shell loop"\n'
+            f"command = {json.dumps(loop)}\nbinaries = [\"sh\"]\n{extra}"
+            '[metric]\nname = "elapsed"\nunit = "s"\nbetter = "lower"\nparser = "wall_time"\n')
+    out = tmp_path / "out"
+    try:
+        proc = bench("run", "--workload-dir", str(mine), "-w", "cpu.user-*", "--blocks", "3",
+                     "--warmup", "0", "--out", str(out))
+    finally:
+        client.images.remove(own_tag)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    for name in ("cpu.user-loop", "cpu.user-own-image"):
+        assert name in proc.stdout
+    loaded = results.load_run(only_run_folder(out))
+    done = {(s.workload, s.variant) for s in loaded.samples if s.ok}
+    assert done == {(w, v) for w in ("cpu.user-loop", "cpu.user-own-image")
+                    for v in ("native", "docker")}
+    assert f"docker:{own_tag}" in loaded.run["binaries"]
+    assert loaded.run["plan"]["workloads"][0]["source"].startswith(str(mine))

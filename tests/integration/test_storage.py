@@ -38,12 +38,12 @@ def samples(client, bench_image, randread):
     cpus = (suite.online_cpus()[-1],)
     found = {}
     for seq, spec in enumerate(["native", *(f"docker[storage={s}]" for s in STORAGES)]):
-        env = environments.create(suite.parse_variant(spec), run_id=run_id, client=client,
-                                  image=bench_image)
+        variant = suite.parse_variant(spec)  # docker[storage=overlay] is plain docker
+        env = environments.create(variant, run_id=run_id, client=client, image=bench_image)
         env.prepare([randread])
         sample = env.execute(randread, SampleContext(run_id, seq, 0, 0, False, cpus, True))
         # Removed right after the sample, before teardown.
-        found[spec] = (sample, leftovers(client, run_id)["volumes"])
+        found[variant.id] = (sample, leftovers(client, run_id)["volumes"])
         env.teardown()
     return found
 

@@ -149,7 +149,7 @@ def test_compare_command(tmp_path, capsys):
     b = make_run(tmp_path, seed=2, blocks=8)
     assert cli.main(["compare", str(a), str(b)]) == 0
     out = capsys.readouterr().out
-    assert "performance change" in out and "cpu.demo" in out
+    assert "raw performance" in out and "overhead vs the baseline" in out and "cpu.demo" in out
     assert cli.main(["compare", str(a), str(b), "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["run_a"] == a.name
     target = tmp_path / "c.md"

@@ -190,6 +190,17 @@ def test_disk_workloads_use_a_data_directory_and_others_do_not(workloads):
     assert not workloads["disk.fio-randread"].read_only_root
 
 
+def test_uses_data_is_the_placeholder_not_the_text():
+    def make(*command: str) -> suite.Workload:
+        return suite.Workload(name="disk.x", category="disk", command=command,
+                              metric=suite.Metric("v", "IOPS", "higher", "fio"))
+
+    assert make("fio", "--directory={data}").uses_data
+    assert not make("sh", "-c", "echo {{data}} data").uses_data
+    assert make("sh", "-c", "echo {{data}}", "{data}").argv(1, data="/d") == [
+        "sh", "-c", "echo {data}", "/d"]
+
+
 def test_every_new_workload_declares_packages_and_binaries(workloads):
     for name in CAPTURED:
         assert workloads[name].packages and workloads[name].binaries, name
