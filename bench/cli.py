@@ -446,7 +446,7 @@ def clean_command(run_id, images) -> None:
         for name in names:
             console.print(f"removed {kind[:-1]} {escape(name)}")
     if images:
-        packages = sorted({p for w in suite.load_workloads() for p in w.packages})
+        packages = suite.image_packages()
         try:
             current = image.recipe_for(packages).tag
         except UserError:
@@ -469,8 +469,7 @@ def image_group() -> None:
               help="Extra directory of workload TOML files whose packages to include.")
 def image_build_command(rebuild, workload_dirs) -> None:
     """Build the benchmark image from the host's own release and package versions."""
-    packages = sorted({p for w in suite.load_workloads(_workload_dirs(workload_dirs))
-                       for p in w.packages})
+    packages = suite.image_packages(suite.load_workloads(_workload_dirs(workload_dirs)))
     client = engine.connect()
     reporter = CliReporter(0, 0)
     try:

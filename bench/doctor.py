@@ -30,7 +30,7 @@ def _engine_checks() -> list[Check]:
                     f"{info['api_version']}), storage {info['storage_driver']}, cgroup "
                     f"{info['cgroup_version']}, userland proxy "
                     f"{'on' if info['userland_proxy']['enabled'] else 'off'}")]
-    packages = sorted({p for w in suite.load_workloads() for p in w.packages})
+    packages = suite.image_packages()
     recipe: image.Recipe | None = None
     try:
         recipe = image.recipe_for(packages)

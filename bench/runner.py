@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from bench import engine, environments, facts, image, metrics, schedule
+from bench import engine, environments, facts, image, metrics, schedule, suite
 from bench.diagnostics import Diagnostic
 from bench.environments.base import SampleContext
 from bench.errors import UsageError, UserError
@@ -209,7 +209,7 @@ def _measure(plan: Plan, store: RunStore, run_doc: dict[str, Any], steps: list[s
             run_doc["engine"] = engine.engine_facts(client)
             # A resumed run may find containers of its own from before an engine restart.
             engine.remove_leftovers(client, store.run_id)
-            packages = sorted({p for w in plan.workloads for p in w.packages})
+            packages = suite.image_packages(plan.workloads)
             recipe, built = image.ensure_image(client, packages, progress=reporter.stage)
             image_tag = recipe.tag
             reporter.stage(f"image {image_tag} {'built' if built else 'present (cached)'}")

@@ -368,6 +368,12 @@ def load_workloads(dirs: list[Path] | None = None) -> list[Workload]:
     return sorted(found.values(), key=lambda w: w.name)
 
 
+def image_packages(workloads: list[Workload] | tuple[Workload, ...] = ()) -> list[str]:
+    """Debian packages of the benchmark image: every built-in workload's plus those of
+    ``workloads`` (e.g. a user's), so one image serves every suite."""
+    return sorted({p for w in [*load_workloads(), *workloads] for p in w.packages})
+
+
 def select_workloads(workloads: list[Workload], patterns: list[str]) -> list[Workload]:
     """Workloads whose name matches any glob in ``patterns`` (all when empty)."""
     if not patterns:

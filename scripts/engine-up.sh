@@ -44,9 +44,10 @@ fi
 if ! command -v dockerd >/dev/null 2>&1; then
   say "dockerd absent: installing Debian's docker.io"
   export DEBIAN_FRONTEND=noninteractive
-  if ! apt-get install -y -q --no-install-recommends docker.io iptables >/dev/null 2>&1; then
-    apt-get update -q >/dev/null
-    apt-get install -y -q --no-install-recommends docker.io iptables >/dev/null
+  apt=(apt-get -o DPkg::Lock::Timeout=300)
+  if ! "${apt[@]}" install -y -q --no-install-recommends docker.io iptables >/dev/null 2>&1; then
+    "${apt[@]}" update -q >/dev/null
+    "${apt[@]}" install -y -q --no-install-recommends docker.io iptables >/dev/null
   fi
   say "installed docker.io $(dpkg-query -W -f='${Version}' docker.io)"
 fi

@@ -118,8 +118,10 @@ def ensure_host_packages(packages: Iterable[str], progress: Progress = _quiet) -
                         f"install them with 'sudo apt-get install {' '.join(missing)}'")
     progress(f"installing on the host: {', '.join(missing)}")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for argv in (["apt-get", "update", "-q"],
-                 ["apt-get", "install", "-y", "-q", "--no-install-recommends", *missing]):
+    wait = ["-o", "DPkg::Lock::Timeout=300"]  # another apt may hold the lock for a while
+    for argv in (["apt-get", *wait, "update", "-q"],
+                 ["apt-get", *wait, "install", "-y", "-q", "--no-install-recommends",
+                  *missing]):
         _stream(argv, progress, env=env)
     return missing
 

@@ -97,6 +97,15 @@ def _e(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
+def _breakable(value: Any) -> str:
+    """Escaped text that may wrap inside long identifiers (``docker[seccomp=unconfined]``,
+    ``requests_per_second``): a <wbr> before brackets and after separators."""
+    text = _e(value)
+    for mark in ("_", ",", "="):
+        text = text.replace(mark, mark + "<wbr>")
+    return text.replace("[", "<wbr>[")
+
+
 def _f(value: float) -> str:
     """Compact SVG coordinate."""
     return f"{value:.1f}".rstrip("0").rstrip(".") if math.isfinite(value) else "0"
@@ -329,14 +338,44 @@ def _subset(blocks: Sequence[int], limit: int) -> list[int]:
 
 
 def _ci_range(summary: Summary) -> tuple[float, float]:
-    """A common overhead axis for the table's CI bars and the mechanism chart."""
+    """A common overhead axis for the table's CI bars and the mechanism chart.
+
+    It covers the margin and most intervals; one huge effect (container start-up costs
+    +1000%) would flatten every other bar, so the axis stops at 1.2x the 80th percentile
+    of the interval ends and longer bars end in an arrow (their numbers are in the text).
+    """
+    ends = [abs(v) for row in summary.rows if row.comparison is not None
+            for v in (row.comparison.ci95.lo, row.comparison.ci95.hi) if math.isfinite(v)]
+    reach = summary.margin * 2.5
+    if ends:
+        reach = max(reach, 1.2 * float(statistics.quantiles(ends, n=5)[-1])
+                    if len(ends) > 1 else 1.2 * ends[0])
     values = [summary.margin * 1.6, -summary.margin * 1.6]
     for row in summary.rows:
         c = row.comparison
         if c is not None:
-            values.extend(v for v in (c.ci95.lo, c.ci95.hi, c.overhead) if math.isfinite(v))
+            values.extend(min(max(v, -reach), reach) for v in (c.ci95.lo, c.ci95.hi)
+                          if not math.isnan(v))
     lo, hi = _padded(values, 0.05)
     return max(lo, -1.0), hi
+
+
+def _interval_marks(x: Scale, c: stats.Comparison, y: float, color: str, radius: float,
+                    thick: float) -> str:
+    """95% (thin) and 90% (thick) intervals and the estimate at height y; parts beyond the
+    axis end in an arrow."""
+    out = [f'<line x1="{_f(x(c.ci95.lo))}" x2="{_f(x(c.ci95.hi))}" y1="{_f(y)}" y2="{_f(y)}" '
+           f'stroke="{color}" stroke-width="{thick / 3:.1f}"/>',
+           f'<line x1="{_f(x(c.ci90.lo))}" x2="{_f(x(c.ci90.hi))}" y1="{_f(y)}" y2="{_f(y)}" '
+           f'stroke="{color}" stroke-width="{thick:.1f}" stroke-opacity=".55"/>',
+           f'<circle cx="{_f(x(c.overhead))}" cy="{_f(y)}" r="{radius}" fill="{color}"/>']
+    for end, side in ((c.ci95.hi, 1), (c.ci95.lo, -1)):
+        edge = x.hi if side > 0 else x.lo
+        if (end > edge) if side > 0 else (end < edge):
+            tip = x(edge)
+            out.append(f'<path d="M{_f(tip)} {_f(y)}L{_f(tip - 7 * side)} {_f(y - 4)}'
+                       f'L{_f(tip - 7 * side)} {_f(y + 4)}Z" fill="{color}"/>')
+    return "".join(out)
 
 
 def ci_bar(comparison: stats.Comparison, lo: float, hi: float, width: int = 160,
@@ -354,11 +393,7 @@ def ci_bar(comparison: stats.Comparison, lo: float, hi: float, width: int = 160,
         f'<rect x="{_f(x(-m))}" y="2" width="{_f(x(m) - x(-m))}" height="{height - 4}" '
         'fill="#dafbe1"/>',
         f'<line x1="{_f(x(0))}" x2="{_f(x(0))}" y1="1" y2="{height - 1}" stroke="#8c959f"/>',
-        f'<line x1="{_f(x(c.ci95.lo))}" x2="{_f(x(c.ci95.hi))}" y1="{_f(mid)}" '
-        f'y2="{_f(mid)}" stroke="{color}" stroke-width="2"/>',
-        f'<line x1="{_f(x(c.ci90.lo))}" x2="{_f(x(c.ci90.hi))}" y1="{_f(mid)}" '
-        f'y2="{_f(mid)}" stroke="{color}" stroke-width="5" stroke-opacity=".55"/>',
-        f'<circle cx="{_f(x(c.overhead))}" cy="{_f(mid)}" r="3.5" fill="{color}"/>',
+        _interval_marks(x, c, mid, color, 3.5, 6),
         "</svg>",
     ])
 
@@ -412,13 +447,12 @@ def forest(summary: Summary, lo: float, hi: float) -> str:
             out.append(f"<g><title>{_e(f'{row.workload} {row.variant}: ' + verdict_text(c))}"
                        "</title>")
             out.append(_text(20, cy + 4, _clip(row.workload, 34), "start", 11))
-            out.append(f'<line x1="{_f(x(c.ci95.lo))}" x2="{_f(x(c.ci95.hi))}" '
-                       f'y1="{_f(cy)}" y2="{_f(cy)}" stroke="{color}" stroke-width="1.5"/>')
-            out.append(f'<line x1="{_f(x(c.ci90.lo))}" x2="{_f(x(c.ci90.hi))}" '
-                       f'y1="{_f(cy)}" y2="{_f(cy)}" stroke="{color}" stroke-width="5" '
-                       'stroke-opacity=".5"/>')
-            out.append(f'<circle cx="{_f(x(c.overhead))}" cy="{_f(cy)}" r="4" '
-                       f'fill="{color}"/></g>')
+            out.append(_interval_marks(x, c, cy, color, 4, 5))
+            if not x.lo <= c.overhead <= x.hi:
+                out.append(_text(x(c.overhead) - (8 if c.overhead > x.hi else -8), cy - 5,
+                                 pct(c.overhead), "end" if c.overhead > x.hi else "start",
+                                 10, f' fill="{color}"'))
+            out.append("</g>")
             y += row_h
         gmean = stats.geometric_mean_overhead([r.comparison.overhead for r in rows
                                                if r.comparison is not None])
@@ -649,7 +683,7 @@ def _summary_table(summary: Summary, lo: float, hi: float) -> str:
             bar = ci_bar(c, lo, hi)
             if c.verdict == "inconclusive":
                 more = c.blocks_to_decide
-                estimate += (f'<br><span class="sub">~{more} more blocks to decide</span>'
+                estimate += (f'<br><span class="sub">~{more} more blocks</span>'
                              if more else "")
             elif c.verdict == "equivalent" and c.significant:
                 estimate += '<br><span class="sub">significant but small</span>'
@@ -663,9 +697,9 @@ def _summary_table(summary: Summary, lo: float, hi: float) -> str:
         out.append(
             f'<tr{attrs}><td class="nowrap"><a href="#w{_anchor(summary, row.workload)}">'
             f"{_e(row.workload)}"
-            f"</a></td><td>{_e(row.category)}</td><td>{_e(row.metric)}<br>"
+            f"</a></td><td>{_e(row.category)}</td><td>{_breakable(row.metric)}<br>"
             f'<span class="sub">{_e(row.unit)}, {_e(row.better)} is better</span></td>'
-            f"<td>{_e(row.variant)}</td>"
+            f"<td>{_breakable(row.variant)}</td>"
             f'<td class="num">{_e(_value(base.get(row.workload)))}</td>'
             f'<td class="num">{_e(_value(row.median))}'
             f'<br><span class="sub">{row.n_ok} blocks{failed}</span></td>'
@@ -696,7 +730,7 @@ def _workload_section(summary: Summary, loaded: LoadedRun, workload: str,
     series = [per[v] for v in order if v in per]
     out = [f'<section class="workload" id="w{index}"><h3>{_e(workload)}</h3>']
     description = info.get("description")
-    out.append(f'<p class="sub">{_e(description) + ". " if description else ""}'
+    out.append(f'<p class="sub">{_e(description.rstrip(".")) + ". " if description else ""}'
                f"metric: {_e(metric.get('name', first.metric if first else 'value'))} "
                f"({_e(unit)}, {_e(better)} is better)</p>")
     verdicts = [f"<li>{_e(r.variant)}: {_badge(r.comparison.verdict)} "

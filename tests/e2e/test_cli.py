@@ -165,7 +165,7 @@ def test_doctor_lists_and_clean_removes_labelled_leftovers():
     client = engine.connect()
     from bench import image, suite
 
-    packages = sorted({p for w in suite.load_workloads() for p in w.packages})
+    packages = suite.image_packages()
     tag = image.recipe_for(packages).tag
     container = client.containers.create(tag, ["true"], name="bench-leftover-test",
                                          labels=engine.labels("leftover-test"))
@@ -192,7 +192,7 @@ def test_user_workload_from_outside_the_repo_native_and_docker(tmp_path):
     from bench import image, suite
 
     client = engine.connect()
-    packages = sorted({p for w in suite.load_workloads() for p in w.packages})
+    packages = suite.image_packages()
     own_tag = "bench-user-test:1"
     client.images.get(image.recipe_for(packages).tag).tag("bench-user-test", "1")
     mine = tmp_path / "my-workloads"

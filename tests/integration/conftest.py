@@ -18,7 +18,7 @@ def client():
 @pytest.fixture(scope="session")
 def bench_image(client) -> str:
     """The benchmark image for the built-in workloads (built here when missing)."""
-    packages = sorted({p for w in suite.load_workloads() for p in w.packages})
+    packages = suite.image_packages()
     recipe, _ = image.ensure_image(client, packages)
     return recipe.tag
 
