@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import hashlib
 import os
+import time
 from typing import Any
 
 import docker
@@ -369,7 +370,10 @@ class DockerEnvironment(Environment):
 
     def teardown(self) -> None:
         engine.remove_leftovers(self.client, self.run_id)
-
+        # An interrupted create call may still be completed by the engine after the first
+        # sweep: look once more, a moment later.
+        time.sleep(0.5)
+        engine.remove_leftovers(self.client, self.run_id)
 
 
 def _exit_reason(container: Any, code: int | None) -> str | None:
