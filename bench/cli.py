@@ -25,6 +25,7 @@ from rich.progress import (
 
 from bench import analysis, calibrate, compare, doctor, engine, image, results, runner, suite
 from bench.errors import UsageError, UserError
+from bench.metrics import SamplingConfig
 from bench.report import export, html, markdown, terminal
 
 
@@ -161,11 +162,16 @@ def _workload_dirs(dirs: tuple[str, ...]) -> list[Path]:
               help="Adaptive: blocks before the first look.")
 @click.option("--max-blocks", type=int, help="Adaptive: at most this many blocks (default 30).")
 @click.option("--budget", metavar="TIME", help="Time budget per workload, e.g. '90s', '10m'.")
+@click.option("--metrics-interval", type=float, metavar="SECONDS",
+              help="How often resource metrics are polled during a sample (default 0.5; "
+                   "also BENCH_METRICS_INTERVAL).")
+@click.option("--metrics-series", is_flag=True,
+              help="Keep every poll as a time series in samples.jsonl.")
 @click.option("--resume", metavar="RUN", help="Continue an interrupted run in its folder "
                                               "(same plan and seed, missing samples only).")
 def run_command(patterns, workload_dirs, suite_name, variant_specs, cpus, blocks, warmup, seed,
                 margin, alpha, out_dir, quick, replay, adaptive, min_blocks, max_blocks, budget,
-                resume) -> None:
+                metrics_interval, metrics_series, resume) -> None:
     """Measure workloads natively and in containers, interleaved, then summarise."""
     signal.signal(signal.SIGTERM, _terminate)
     if resume and replay:
@@ -210,7 +216,8 @@ def run_command(patterns, workload_dirs, suite_name, variant_specs, cpus, blocks
     reporter = CliReporter(plan.blocks, plan.warmup)
     try:
         outcome = runner.run(plan, Path(out_dir), reporter=reporter,
-                             command=["bench", *sys.argv[1:]], replay_of=replay)
+                             command=["bench", *sys.argv[1:]], replay_of=replay,
+                             sampling=_sampling(metrics_interval, metrics_series))
     finally:
         reporter.close()
     _finish(outcome)
@@ -242,6 +249,15 @@ def _blocks(blocks: int | None, max_blocks: int | None, adaptive: bool, quick: b
             raise UsageError("--adaptive takes --min-blocks/--max-blocks, not --blocks")
         return max_blocks if max_blocks is not None else ADAPTIVE_MAX_BLOCKS
     return blocks if blocks is not None else (QUICK_BLOCKS if quick else DEFAULT_BLOCKS)
+
+
+def _sampling(interval: float | None, series: bool) -> SamplingConfig | None:
+    """The CLI's metrics options over the environment's (None: environment or default)."""
+    if interval is None and not series:
+        return None
+    base = SamplingConfig.from_environ()
+    return SamplingConfig(base.interval_s if interval is None else interval,
+                          series or base.series)
 
 
 def _terminate(signum, frame) -> None:

@@ -178,19 +178,11 @@ def change(xa: ArrayLike, xb: ArrayLike, margin: float = 0.02, alpha: float = 0.
         raise ValueError(f"margin must be in (0, 1), got {margin!r}")
     if not 0 < alpha < 0.5:
         raise ValueError(f"alpha must be in (0, 0.5), got {alpha!r}")
-    rng = np.random.default_rng(seed)
-    boot = (b[rng.integers(0, b.size, (n_resamples, b.size))].mean(axis=1)
-            - a[rng.integers(0, a.size, (n_resamples, a.size))].mean(axis=1))
+    # Independent resamples of each run's blocks (two seeds), in bounded memory.
+    boot = (stats.boot_means(b, n_resamples, seed) - stats.boot_means(a, n_resamples, seed + 1))
     ci95 = _interval(a, b, boot, alpha / 2, 1 - alpha)
     ci90 = _interval(a, b, boot, alpha, 1 - 2 * alpha)
-    if -margin < ci90.lo and ci90.hi < margin:
-        verdict = "unchanged"
-    elif ci95.lo > 0:
-        verdict = "regressed"
-    elif ci95.hi < 0:
-        verdict = "improved"
-    else:
-        verdict = "inconclusive"
+    verdict = stats.decide(ci95, ci90, margin, ("unchanged", "regressed", "improved"))
     p_diff, p_equiv = welch_pvalues(a, b, margin)
     return Change(math.expm1(float(b.mean() - a.mean())), ci95, ci90, alpha, margin,
                   verdict, int(a.size), int(b.size), p_diff, p_equiv)

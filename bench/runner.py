@@ -122,7 +122,8 @@ def _shielded() -> Iterator[None]:
 
 def run(plan: Plan, results_dir: Path, *, reporter: Reporter | None = None,
         command: list[str] | None = None, connect: Callable[[], Any] = engine.connect,
-        run_id: str | None = None, replay_of: str | None = None) -> RunOutcome:
+        run_id: str | None = None, replay_of: str | None = None,
+        sampling: metrics.SamplingConfig | None = None) -> RunOutcome:
     """Measure ``plan``; every sample reaches ``results_dir/<run-id>/`` as it is taken."""
     reporter = reporter or SilentReporter()
     store = RunStore.create(results_dir, run_id)
@@ -138,7 +139,8 @@ def run(plan: Plan, results_dir: Path, *, reporter: Reporter | None = None,
         "warnings": [],
     }
     store.write_run(run_doc)
-    return _measure(plan, store, run_doc, schedule.build(plan), reporter, connect)
+    return _measure(plan, store, run_doc, schedule.build(plan), reporter, connect,
+                    sampling=sampling)
 
 
 def resume(folder: Path, *, reporter: Reporter | None = None,
@@ -194,7 +196,7 @@ def _engine_answers(client: Any) -> bool:
 
 def _measure(plan: Plan, store: RunStore, run_doc: dict[str, Any], steps: list[schedule.Step],
              reporter: Reporter, connect: Callable[[], Any], taken: int = 0,
-             failed: int = 0) -> RunOutcome:
+             failed: int = 0, sampling: metrics.SamplingConfig | None = None) -> RunOutcome:
     """Prepare environments, take ``steps``, always tear down and record how it ended."""
     envs: dict[str, environments.Environment] = {}
     old_affinity = os.sched_getaffinity(0)
@@ -251,7 +253,7 @@ def _measure(plan: Plan, store: RunStore, run_doc: dict[str, Any], steps: list[s
         total = taken + len(steps)
         reporter.begin(total)
         # Host conditions around each sample; sampling runs on the harness's CPUs.
-        monitor = metrics.HostMonitor(plan.cpus, metrics.SamplingConfig.from_environ())
+        monitor = metrics.HostMonitor(plan.cpus, sampling or metrics.SamplingConfig.from_environ())
         stop_rule = schedule.StopRule(plan) if plan.adaptive else None
         if stop_rule is not None:
             for sample in load_run(store.folder).samples:  # resumed: data so far counts

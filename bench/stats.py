@@ -691,14 +691,7 @@ def _decide(
     t95 = _t_interval(x, alpha_diff / 2)
     ci95 = _hull(boot95, t95)
     ci90 = _hull(boot90, _t_interval(x, alpha_equiv))
-    if -margin < ci90.lo and ci90.hi < margin:
-        verdict = "equivalent"
-    elif ci95.lo > 0:
-        verdict = "overhead"
-    elif ci95.hi < 0:
-        verdict = "faster"
-    else:
-        verdict = "inconclusive"
+    verdict = decide(ci95, ci90, margin)
     to_decide = None
     if verdict == "inconclusive" and n >= 2:
         to_decide = max(1, blocks_needed(sd, margin, est, alpha=plan_alpha) - n)
@@ -720,6 +713,26 @@ def _decide(
         p_difference=difference_pvalue(x),
         p_equivalence=tost_pvalue(x, margin),
     )
+
+
+def decide(ci95: Interval, ci90: Interval, margin: float,
+           names: tuple[str, str, str] = ("equivalent", "overhead", "faster")) -> str:
+    """The verdict rule of METHOD §4 on decision intervals: ``names[0]`` (equivalent) when
+    the 90% interval lies inside (-margin, +margin) (TOST), else ``names[1]`` / ``names[2]``
+    when the 95% interval lies above / below 0, else ``inconclusive``. Run-to-run changes
+    use the same rule with their own names."""
+    if -margin < ci90.lo and ci90.hi < margin:
+        return names[0]
+    if ci95.lo > 0:
+        return names[1]
+    if ci95.hi < 0:
+        return names[2]
+    return "inconclusive"
+
+
+def boot_means(x: ArrayLike, n_resamples: int, seed: int) -> np.ndarray:
+    """Means of resamples of ``x`` with replacement, drawn in bounded memory."""
+    return _boot_means(_values(x), n_resamples, seed)
 
 
 def _t_interval(x: np.ndarray, tail: float) -> Interval:
