@@ -7,7 +7,14 @@ Two checks in one interleaved run:
   resolution this host reaches per workload category for the number of blocks run.
 - **Known injected overhead**: a CPU-bound workload in docker under a CFS quota of ``q``
   of the measured CPUs (pinned as usual) costs ``1/q - 1`` more per unit of work (q = 0.8:
-  +25%); it must be reported as ``overhead`` with the true value inside the 95% CI.
+  +25%); it must be reported as ``overhead`` with the true value inside the 95% CI. The
+  quota uses a 10 ms CFS period: with the engine's 100 ms period a 2-second sample starts
+  and ends mid-period, and the edge (up to 80 ms of CPU) biases the cost by ~2 points
+  (measured here: +23% instead of +25%); at 10 ms the edge is ten times smaller.
+
+An A/A comparison passes when it makes no false claim (neither ``overhead`` nor
+``faster``); it is ``equivalent`` when the host's noise allows the margin at this many
+blocks, and the printed resolution says what the host can resolve otherwise.
 
 Holm-Bonferroni runs across all calibration comparisons, as in a normal run.
 """
@@ -22,6 +29,7 @@ from bench.results import LoadedRun
 from bench.suite import Plan, Variant, Workload, make_plan, parse_variants
 
 DEFAULT_QUOTA = 0.8
+PERIOD_MS = 10
 A, B = "a", "b"
 
 
@@ -29,8 +37,12 @@ def variants(quota: float = DEFAULT_QUOTA, docker: bool = True) -> list[Variant]
     """The calibration variants: A/A pairs for native (and docker), one quota variant."""
     specs = [f"native[label={A}]", f"native[label={B}]"]
     if docker:
-        specs += [f"docker[label={A}]", f"docker[label={B}]", f"docker[quota={quota:g}]"]
+        specs += [f"docker[label={A}]", f"docker[label={B}]", injected_variant(quota)]
     return parse_variants([",".join(specs)])
+
+
+def injected_variant(quota: float) -> str:
+    return f"docker[quota={quota:g},period={PERIOD_MS}]"
 
 
 def plan(workloads: list[Workload], cpus: tuple[int, ...], blocks: int, seed: int,
@@ -76,7 +88,7 @@ def _pairs(loaded: LoadedRun, quota: float) -> list[tuple[str, str, str, float]]
         a, b = f"{env}[label={A}]", f"{env}[label={B}]"
         if a in present and b in present:
             pairs.append(("A/A", b, a, 0.0))
-    injected = f"docker[quota={quota:g}]"
+    injected = injected_variant(quota)
     if injected in present and f"docker[label={A}]" in present:
         pairs.append(("injected", injected, f"docker[label={A}]", 1 / quota - 1))
     return pairs
@@ -111,7 +123,7 @@ def evaluate(loaded: LoadedRun, quota: float = DEFAULT_QUOTA
                                                                          strict=True):
         baseline = next(b for k, v, b, _ in _pairs(loaded, quota) if v == variant)
         if kind == "A/A":
-            passed = comparison.verdict == "equivalent"
+            passed = comparison.verdict in ("equivalent", "inconclusive")
             env = variant.split("[")[0]
             half = (comparison.ci95.hi - comparison.ci95.lo) / 2
             key = (category, env)
@@ -132,7 +144,8 @@ def format_lines(checks: list[Check], resolution: list[Resolution]) -> list[str]
     for check in checks:
         c = check.comparison
         ci = f"[{c.ci95.lo * 100:+.1f}, {c.ci95.hi * 100:+.1f}]"
-        want = ("want equivalent" if check.kind == "A/A"
+        want = ("want no false claim; equivalent when the noise allows"
+                if check.kind == "A/A"
                 else f"want overhead with {check.expected * 100:+.1f}% inside the CI")
         lines.append(f"{'PASS' if check.passed else 'FAIL'} {check.kind:<8} {check.workload} "
                      f"{check.variant} vs {check.baseline}: {c.verdict} "

@@ -405,6 +405,7 @@ ENVIRONMENT_AXES: dict[str, dict[str, tuple[str, ...]]] = {
         "storage": ("overlay", "volume", "bind", "tmpfs"),
         "cpu": ("cpuset", "quota"),  # quota: CFS quota of the measured CPU count, no pin
         "quota": (),  # free-form: CFS quota as a fraction of the measured CPUs (pin kept)
+        "period": (),  # free-form: CFS period in ms for quota (default: the engine's 100)
         "label": (),
     },
     "fake": {

@@ -96,6 +96,14 @@ class DockerEnvironment(Environment):
         if self.quota is not None and not 0 < self.quota <= 64:
             raise UserError(f"--variants: '{variant.id}': quota must be a fraction of the "
                             f"measured CPUs between 0 and 64, got '{quota}'")
+        period = variant.setting("period")
+        try:
+            self.period_us = round(float(period) * 1000) if period else None
+        except ValueError:
+            self.period_us = 0
+        if self.period_us is not None and not 1000 <= self.period_us <= 1_000_000:
+            raise UserError(f"--variants: '{variant.id}': period must be 1 to 1000 ms, "
+                            f"got '{period}'")
 
     def prepare(self, workloads: list[Workload]) -> None:
         try:
@@ -210,8 +218,13 @@ class DockerEnvironment(Environment):
         if cpus and not unpinned:
             options["cpuset_cpus"] = format_cpus(cpus)
         if cpus and (unpinned or self.quota is not None):
-            # CFS quota (--cpus): a fraction of the measured CPUs' time.
-            options["nano_cpus"] = int((self.quota or 1.0) * len(cpus) * 1e9)
+            # CFS quota (--cpus): a fraction of the measured CPUs' time, per period.
+            fraction = (self.quota or 1.0) * len(cpus)
+            if self.period_us is None:
+                options["nano_cpus"] = int(fraction * 1e9)
+            else:
+                options["cpu_period"] = self.period_us
+                options["cpu_quota"] = int(fraction * self.period_us)
         if self.variant.setting("seccomp") == "unconfined":
             options["security_opt"].append("seccomp=unconfined")
         if data is not None:  # a disk workload's {data}: a mount, or nothing (overlay)
@@ -360,6 +373,7 @@ class DockerEnvironment(Environment):
             "pinning": "none (CFS quota)" if self.variant.setting("cpu") == "quota"
             else "cpuset_cpus",
             "cfs_quota_cpus_fraction": self.quota,
+            "cfs_period_us": self.period_us or 100_000,
             "container_per": "sample (a fresh container per block and variant)",
             "storage": f"{self.storage}: disk workloads' data directory {CONTAINER_DATA_DIR} is "
             + {"overlay": "in the container's writable layer (storage driver)",

@@ -29,7 +29,7 @@ def write_run(tmp_path, costs: dict[str, float], blocks=20, cv=0.004, seed=3):
 
 
 def test_honest_host_passes(tmp_path):
-    loaded = write_run(tmp_path, {"docker[quota=0.8]": 1.25})
+    loaded = write_run(tmp_path, {"docker[quota=0.8,period=10]": 1.25})
     checks, resolution = calibrate.evaluate(loaded)
     assert {c.kind for c in checks} == {"A/A", "injected"}
     assert all(c.passed for c in checks), calibrate.format_lines(checks, resolution)
@@ -41,14 +41,22 @@ def test_honest_host_passes(tmp_path):
 
 
 def test_wrong_injected_overhead_fails(tmp_path):
-    loaded = write_run(tmp_path, {"docker[quota=0.8]": 1.10})  # quota not honoured
+    loaded = write_run(tmp_path, {"docker[quota=0.8,period=10]": 1.10})  # quota not honoured
     checks, _ = calibrate.evaluate(loaded)
     (injected,) = [c for c in checks if c.kind == "injected"]
     assert not injected.passed and not injected.covered
 
 
 def test_aa_difference_fails(tmp_path):
-    loaded = write_run(tmp_path, {"native[label=b]": 1.05, "docker[quota=0.8]": 1.25})
+    loaded = write_run(tmp_path, {"native[label=b]": 1.05, "docker[quota=0.8,period=10]": 1.25})
     checks, _ = calibrate.evaluate(loaded)
     native_aa = next(c for c in checks if c.kind == "A/A" and c.variant.startswith("native"))
     assert not native_aa.passed and native_aa.comparison.verdict == "overhead"
+
+
+def test_noisy_aa_is_inconclusive_not_a_false_claim(tmp_path):
+    loaded = write_run(tmp_path, {"docker[quota=0.8,period=10]": 1.25}, blocks=6, cv=0.08)
+    checks, _ = calibrate.evaluate(loaded)
+    aa = [c for c in checks if c.kind == "A/A"]
+    assert all(c.passed for c in aa)
+    assert any(c.comparison.verdict == "inconclusive" for c in aa)
