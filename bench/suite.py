@@ -218,7 +218,8 @@ def _command(value: list[Any], where: str, key: str, allowed: set[str]) -> tuple
         try:
             fields = {f for _, f, _, _ in string.Formatter().parse(arg) if f is not None}
         except ValueError as err:
-            raise UsageError(f"{where}: key '{key}': bad placeholder in '{arg}': {err}") from None
+            raise UsageError(f"{where}: key '{key}': bad placeholder in {arg[:60]!r}: {err} "
+                             "(write a literal brace as {{ or }})") from None
         unknown = fields - allowed
         if unknown:
             known = ", ".join(f"{{{p}}}" for p in sorted(allowed))

@@ -70,3 +70,15 @@ def test_json_path_errors(text, path, message):
 def test_zero_metric_is_refused():
     with pytest.raises(parsers.ParseError, match="positive"):
         parsers.parse("regex", "rate: 0\n", {"pattern": r"rate: ([0-9.]+)"})
+
+
+def test_nginx_wrk_workload_reads_requests_per_second_from_real_wrk_output():
+    """app.nginx-wrk uses the generic regex parser; its pattern on wrk 4.1.0's output."""
+    from bench import suite
+
+    workload = next(w for w in suite.load_workloads() if w.name == "app.nginx-wrk")
+    text = read("wrk-4.1.0-nginx.txt")
+    assert parsers.parse(workload.metric.parser, text, workload.metric.options) == 136941.49
+    with pytest.raises(parsers.ParseError):
+        parsers.parse(workload.metric.parser, "unable to connect to 127.0.0.1:8080\n",
+                      workload.metric.options)
