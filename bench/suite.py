@@ -407,6 +407,31 @@ ENVIRONMENT_AXES: dict[str, dict[str, tuple[str, ...]]] = {
         "cpu": ("cpuset", "quota"),  # quota: CFS quota of the measured CPU count, no pin
         "quota": (),  # free-form: CFS quota as a fraction of the measured CPUs (pin kept)
         "period": (),  # free-form: CFS period in ms for quota (default: the engine's 100)
+        # Two-role workloads on the bridge: the client reaches the server through the port
+        # published on 127.0.0.1 (userland proxy / NAT), or directly at the container's
+        # bridge address (the bridge and veth alone).
+        "port": ("published", "direct"),
+        "label": (),
+    },
+    # Podman through its Docker-compatible API: the docker environment's code, another
+    # engine (rootful, netavark bridge).
+    "podman": {
+        "net": ("bridge", "host", "none"),
+        "seccomp": ("default", "unconfined"),
+        "label": (),
+    },
+    # No daemon: an OCI runtime (runc) run directly on a generated bundle over the image's
+    # root filesystem; each mechanism is a switch of the bundle's config.
+    "oci": {
+        "pid": ("on", "off"),        # own PID namespace
+        "ipc": ("on", "off"),        # own IPC namespace
+        "uts": ("on", "off"),        # own UTS namespace (hostname)
+        "userns": ("off", "on"),     # own user namespace, root mapped to an unprivileged range
+        "net": ("host", "veth", "none"),  # host's network, own namespace with a veth, none
+        "seccomp": ("unconfined", "default"),  # default: the engines' default profile
+        "caps": ("default", "all"),  # the engines' default capability set, or all
+        "cgroup": ("own", "inherit"),  # own: a cgroup per sample with cpuset, as engines do
+        "quota": (),  # free-form: CFS quota as a fraction of the measured CPUs
         "label": (),
     },
     "fake": {
@@ -417,6 +442,22 @@ ENVIRONMENT_AXES: dict[str, dict[str, tuple[str, ...]]] = {
 }
 
 _VARIANT_RE = re.compile(r"^([a-z]+)(?:\[(.*)\])?$")
+
+#: ``--variants ladder``: from a native process to a Docker container with a published
+#: port, one mechanism added per rung. Each rung is compared with the rung before it
+#: (bench.ladder), so each step's added overhead gets its own confidence interval.
+LADDER: tuple[tuple[str, str], ...] = (
+    ("native", "native process"),
+    ("native[cgroup=own]", "+ cgroup of its own (cpuset)"),
+    ("oci", "+ pid, mount, ipc, uts namespaces (runc, no daemon)"),
+    ("oci[userns=on]", "+ user namespace"),
+    ("oci[userns=on,net=veth]", "+ network namespace with a veth pair"),
+    ("oci[userns=on,net=veth,seccomp=default]", "+ default seccomp profile"),
+    ("docker[net=host]", "docker, host network (engine, overlay root, no userns)"),
+    ("docker[port=direct]", "+ bridge network, client at the container's address"),
+    ("docker", "+ published port on 127.0.0.1 (userland proxy / NAT)"),
+)
+VARIANT_SETS = {"ladder": tuple(v for v, _ in LADDER)}
 
 
 @dataclass(frozen=True)
@@ -476,7 +517,9 @@ def parse_variants(texts: list[str]) -> list[Variant]:
     """Parse a list of variant specs (each may hold several, comma-separated at top level)."""
     variants: list[Variant] = []
     for text in texts:
-        for spec in _split_top_level(text):
+        specs = _split_top_level(text)
+        specs = [v for spec in specs for v in VARIANT_SETS.get(spec, (spec,))]
+        for spec in specs:
             variant = parse_variant(spec)
             if variant in variants:
                 raise UsageError(f"--variants: '{variant.id}' given twice")
@@ -576,6 +619,9 @@ class Plan:
     #: Per workload, the variant ids it runs in (each workload's default matrix); None:
     #: every workload runs in every variant.
     matrix: dict[str, tuple[str, ...]] | None = None
+    #: Variant ids in ladder order (``--variants ladder``): each rung is also compared
+    #: with the rung before it.
+    ladder: tuple[str, ...] = ()
 
     def variants_for(self, workload: Workload | str) -> tuple[Variant, ...]:
         """The variants one workload runs in, in plan order."""
@@ -620,6 +666,7 @@ class Plan:
             "budget_s": self.budget_s,
             "matrix": None if self.matrix is None else {k: list(v)
                                                         for k, v in self.matrix.items()},
+            "ladder": list(self.ladder),
         }
 
     @classmethod
@@ -642,6 +689,7 @@ class Plan:
                 budget_s=None if data.get("budget_s") is None else float(data["budget_s"]),
                 matrix=None if data.get("matrix") is None else {
                     str(k): tuple(str(v) for v in vs) for k, vs in data["matrix"].items()},
+                ladder=tuple(str(v) for v in data.get("ladder") or ()),
             )
         except (KeyError, TypeError, ValueError) as err:
             raise UsageError(f"{where}: bad plan: {err!r}") from None
@@ -651,7 +699,8 @@ def make_plan(workloads: list[Workload], variants: list[Variant], cpus: tuple[in
               blocks: int = 10, warmup: int = 1, seed: int = 0, quick: bool = False,
               margin: float = 0.02, alpha: float = 0.05, adaptive: bool = False,
               min_blocks: int = 5, budget_s: float | None = None,
-              matrix: dict[str, tuple[str, ...]] | None = None) -> Plan:
+              matrix: dict[str, tuple[str, ...]] | None = None,
+              ladder: tuple[str, ...] = ()) -> Plan:
     """Validate options and build the Plan. ``matrix`` gives each workload its own
     variants (ids among ``variants``)."""
     if not workloads:
@@ -673,6 +722,9 @@ def make_plan(workloads: list[Workload], variants: list[Variant], cpus: tuple[in
         if len(chosen) < 2 or not set(chosen) <= ids:
             raise UsageError(f"workload '{name}': needs two or more of the plan's variants, "
                              f"got {', '.join(chosen) or 'none'}")
+    if not set(ladder) <= ids:
+        raise UsageError(f"ladder rungs not among the variants: "
+                         f"{', '.join(sorted(set(ladder) - ids))}")
     if adaptive and not 2 <= min_blocks <= blocks:
         raise UsageError(f"--min-blocks must be between 2 and --max-blocks ({blocks}), "
                          f"got {min_blocks}")
@@ -680,7 +732,15 @@ def make_plan(workloads: list[Workload], variants: list[Variant], cpus: tuple[in
         raise UsageError(f"--budget must be positive, got {budget_s:g} s")
     return Plan(tuple(workloads), tuple(variants), tuple(cpus), blocks, warmup, seed, quick,
                 margin, alpha, adaptive, min_blocks if adaptive else min(min_blocks, blocks),
-                budget_s, matrix)
+                budget_s, matrix, tuple(ladder))
+
+
+def ladder_of(variants: list[Variant]) -> tuple[str, ...]:
+    """The ladder rungs among ``variants``, in ladder order, when the whole ladder is there
+    (``--variants ladder``); else ()."""
+    ids = {v.id for v in variants}
+    rungs = VARIANT_SETS["ladder"]
+    return rungs if set(rungs) <= ids else ()
 
 
 def default_matrix(workloads: list[Workload], fallback: list[Variant]
