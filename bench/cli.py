@@ -23,7 +23,18 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from bench import analysis, calibrate, compare, doctor, engine, image, results, runner, suite
+from bench import (
+    analysis,
+    calibrate,
+    compare,
+    doctor,
+    engine,
+    fallback,
+    image,
+    results,
+    runner,
+    suite,
+)
 from bench.errors import UsageError, UserError
 from bench.metrics import SamplingConfig
 from bench.report import export, html, markdown, terminal
@@ -207,8 +218,11 @@ def run_command(patterns, workload_dirs, suite_name, variant_specs, cpus, blocks
             warmup=warmup, seed=seed if seed is not None else secrets.randbelow(2**31),
             quick=quick, margin=margin / 100, alpha=alpha, adaptive=adaptive,
             min_blocks=min_blocks, budget_s=suite.parse_duration(budget) if budget else None,
-            matrix=matrix,
+            matrix=matrix, ladder=suite.ladder_of(variants) if variant_specs else (),
         )
+    plan, fallen_back = fallback.resolve(plan)
+    if fallen_back:
+        console.print(f"[bold yellow]{escape(fallback.banner(fallen_back))}[/bold yellow]")
     console.print(f"[bold]bench run[/bold]: {len(plan.workloads)} workload(s) x "
                   f"{escape(', '.join(v.id for v in plan.variants))}; CPUs "
                   f"{suite.format_cpus(plan.cpus)}; {plan.blocks} blocks + {plan.warmup} "
@@ -217,7 +231,8 @@ def run_command(patterns, workload_dirs, suite_name, variant_specs, cpus, blocks
     try:
         outcome = runner.run(plan, Path(out_dir), reporter=reporter,
                              command=["bench", *sys.argv[1:]], replay_of=replay,
-                             sampling=_sampling(metrics_interval, metrics_series))
+                             sampling=_sampling(metrics_interval, metrics_series),
+                             fallback=fallen_back)
     finally:
         reporter.close()
     _finish(outcome)

@@ -123,8 +123,10 @@ def _shielded() -> Iterator[None]:
 def run(plan: Plan, results_dir: Path, *, reporter: Reporter | None = None,
         command: list[str] | None = None, connect: Callable[[], Any] = engine.connect,
         run_id: str | None = None, replay_of: str | None = None,
-        sampling: metrics.SamplingConfig | None = None) -> RunOutcome:
-    """Measure ``plan``; every sample reaches ``results_dir/<run-id>/`` as it is taken."""
+        sampling: metrics.SamplingConfig | None = None,
+        fallback: dict[str, Any] | None = None) -> RunOutcome:
+    """Measure ``plan``; every sample reaches ``results_dir/<run-id>/`` as it is taken.
+    ``fallback``: why the docker variants were replaced by oci ones (bench.fallback)."""
     reporter = reporter or SilentReporter()
     store = RunStore.create(results_dir, run_id)
     reporter.stage(f"run {store.run_id} -> {store.folder}")
@@ -138,6 +140,8 @@ def run(plan: Plan, results_dir: Path, *, reporter: Reporter | None = None,
         "host": facts.host_facts(),
         "warnings": [],
     }
+    if fallback:
+        run_doc["fallback"] = fallback
     store.write_run(run_doc)
     return _measure(plan, store, run_doc, schedule.build(plan), reporter, connect,
                     sampling=sampling)
@@ -204,7 +208,7 @@ def _measure(plan: Plan, store: RunStore, run_doc: dict[str, Any], steps: list[s
     warnings: list[str] = run_doc.setdefault("warnings", [])
     client = None
     try:
-        image_tag = None
+        image_tag = recipe = None
         if any(v.env == "docker" for v in plan.variants):
             reporter.stage("connecting to the Docker engine")
             client = connect()
@@ -219,9 +223,28 @@ def _measure(plan: Plan, store: RunStore, run_doc: dict[str, Any], steps: list[s
                 warnings.append(f"image changed on resume: {run_doc['image']['tag']} -> "
                                 f"{image_tag}")
             run_doc["image"] = recipe.to_dict()
+        podman_client = podman_tag = None
+        if any(v.env in ("oci", "podman") for v in plan.variants):
+            if recipe is None:
+                packages = suite.image_packages(plan.workloads)
+                image.ensure_host_packages(packages, reporter.stage)
+                recipe = image.recipe_for(packages)
+                run_doc["image"] = recipe.to_dict()
+            if any(v.env == "oci" for v in plan.variants):
+                reporter.stage("root filesystem of the image for the oci variants")
+                root = image.ensure_rootfs(recipe, client, progress=reporter.stage)
+                run_doc["oci"] = {"root_filesystem": str(root), "tag": recipe.tag}
+            if any(v.env == "podman" for v in plan.variants):
+                from bench.environments import podman
+
+                reporter.stage("connecting to podman")
+                podman_client = podman.connect()
+                run_doc["podman"] = podman.engine_facts(podman_client)
+                podman_tag = podman.ensure_image(podman_client, recipe, reporter.stage)
         for variant in plan.variants:
-            envs[variant.id] = environments.create(variant, run_id=store.run_id, seed=plan.seed,
-                                                   client=client, image=image_tag)
+            envs[variant.id] = environments.create(
+                variant, run_id=store.run_id, seed=plan.seed, client=client, image=image_tag,
+                recipe=recipe, podman_client=podman_client, podman_image=podman_tag)
         for vid, env in envs.items():
             env.prepare([w for w in plan.workloads
                          if vid in {v.id for v in plan.variants_for(w)}])

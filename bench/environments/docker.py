@@ -2,7 +2,8 @@
 
 Every container is pinned with ``cpuset_cpus`` to the measured CPUs, labelled with the
 project and run id, and always removed, whatever happened to the sample. Settings:
-``net=bridge|host|none`` (the default bridge network is the engine's default),
+``net=bridge|host|none`` (the default bridge network is the engine's default; a server's
+port is published on 127.0.0.1, or with ``port=direct`` reached at the container's address),
 ``seccomp=default|unconfined`` and, for disk workloads, ``storage=overlay|volume|bind|tmpfs``:
 what their data directory ``{data}`` (``/var/tmp`` in the container) is, fresh per sample.
 """
@@ -133,7 +134,8 @@ class DockerEnvironment(Environment):
         role = workload.server
         options = self._container_options(ctx.cpus, workload.read_only_root)
         host_port = roles.free_port()
-        if self.net == "bridge":
+        direct = self.variant.setting("port") == "direct"
+        if self.net == "bridge" and not direct:
             options["ports"] = {f"{role.port}/tcp": ("127.0.0.1", host_port)}
             values = {"port": str(role.port), "bind": "0.0.0.0"}
         elif self.net == "host":
@@ -163,6 +165,8 @@ class DockerEnvironment(Environment):
             address = container.attrs["NetworkSettings"]["IPAddress"]
             self._own_addresses.add(address)
             ready_at = (address, role.port)
+            if direct:  # port=direct: the client too goes to the container's address
+                host, port, ready_at = address, role.port, None
 
         def alive() -> bool:
             try:
@@ -369,6 +373,9 @@ class DockerEnvironment(Environment):
             "image_id": image.id,
             "network": self.net + (f" ({self.network_name})" if self.net == "container"
                                    else ""),
+            "server_port": ("the container's bridge address" if self.variant.setting("port")
+                            == "direct" else "published on 127.0.0.1") if self.net == "bridge"
+            else None,
             "seccomp": self.variant.setting("seccomp", "default"),
             "pinning": "none (CFS quota)" if self.variant.setting("cpu") == "quota"
             else "cpuset_cpus",

@@ -170,36 +170,110 @@ def image_present(client: Any, recipe: Recipe) -> bool:
     return True
 
 
+#: Root filesystems of the image, one per recipe (``<digest16>/root``): what the daemonless
+#: ``oci`` environment runs on, and what is imported into the engines.
+ROOTFS_DIR = Path("/var/lib/bench/rootfs")
+
+
+def rootfs_path(recipe: Recipe) -> Path:
+    """Where the image's root filesystem for ``recipe`` lives (complete or not)."""
+    return ROOTFS_DIR / recipe.digest[:16] / "root"
+
+
+def rootfs_present(recipe: Recipe) -> bool:
+    return (rootfs_path(recipe).parent / "complete").is_file()
+
+
+def ensure_rootfs(recipe: Recipe, client: Any = None, progress: Progress = _quiet) -> Path:
+    """The image's root filesystem as a directory, made once per recipe: exported from the
+    engine's image when it has it (the very same files), else built by debootstrap."""
+    root = rootfs_path(recipe)
+    if rootfs_present(recipe):
+        return root
+    if os.geteuid() != 0:
+        raise UserError("making the benchmark root filesystem needs root; run "
+                        "'sudo bench image build'")
+    top = root.parent
+    shutil.rmtree(top, ignore_errors=True)  # an incomplete attempt
+    top.mkdir(parents=True)
+    try:
+        if client is not None and image_present(client, recipe):
+            _export(client, recipe, root, progress)
+        else:
+            _debootstrap(recipe, root, progress)
+        (top / "recipe.json").write_text(json.dumps(recipe.to_dict(), indent=1))
+        (top / "complete").write_text("")
+    except BaseException:
+        shutil.rmtree(top, ignore_errors=True)
+        raise
+    return root
+
+
+def _export(client: Any, recipe: Recipe, root: Path, progress: Progress) -> None:
+    """The files of the engine's image ``recipe.tag``, through a created (never started)
+    container's export."""
+    progress(f"exporting the root filesystem of {recipe.tag} to {root}")
+    root.mkdir()
+    container = client.containers.create(recipe.tag, command=["/bin/true"],
+                                         labels={"bench.project": "container-overhead-bench"})
+    try:
+        tar = subprocess.Popen(["tar", "--numeric-owner", "-C", str(root), "-xf", "-"],
+                               stdin=subprocess.PIPE)
+        assert tar.stdin is not None
+        try:
+            for chunk in container.export():
+                tar.stdin.write(chunk)
+        finally:
+            tar.stdin.close()
+        if tar.wait() != 0:
+            raise UserError(f"cannot unpack the export of {recipe.tag} into {root}")
+    finally:
+        container.remove(force=True)
+
+
+def _debootstrap(recipe: Recipe, root: Path, progress: Progress) -> None:
+    """debootstrap of the recipe's release with its packages at the host's versions."""
+    if shutil.which("debootstrap") is None:
+        ensure_host_packages(["debootstrap"], progress)
+    names = [name for name, _ in recipe.packages]
+    argv = ["debootstrap", "--variant=minbase", f"--arch={recipe.architecture}"]
+    if names:
+        argv.append("--include=" + ",".join(names))
+    progress(f"debootstrap {recipe.release} with {', '.join(names) or 'no packages'}")
+    _stream([*argv, recipe.release, str(root), recipe.mirror], progress)
+    _pin_versions(root, recipe, progress)
+    for leftover in ("var/cache/apt/archives", "var/lib/apt/lists"):
+        for path in (root / leftover).glob("*"):
+            if path.is_file():
+                path.unlink()
+
+
+def pack_rootfs(root: Path, tarball: Path, progress: Progress = _quiet) -> None:
+    """A tar of the root filesystem, owners kept numeric, for an engine's import."""
+    progress("packing the root filesystem")
+    _stream(["tar", "--numeric-owner", "-C", str(root), "-cf", str(tarball), "."], progress)
+
+
+#: What every import of the root filesystem adds (docker and podman alike).
+IMPORT_CHANGES = (
+    "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+)
+
+
 def build(client: Any, recipe: Recipe, progress: Progress = _quiet) -> str:
-    """Build and import the image for ``recipe``; returns its tag."""
+    """Build (or reuse) the root filesystem for ``recipe`` and import it; returns the tag."""
     if os.geteuid() != 0:
         raise UserError("building the benchmark image needs root (debootstrap); run "
                         "'sudo bench image build'")
-    if shutil.which("debootstrap") is None:
-        ensure_host_packages(["debootstrap"], progress)
+    root = ensure_rootfs(recipe, None, progress)
     workdir = Path(tempfile.mkdtemp(prefix="bench-image-", dir="/var/tmp"))
-    root = workdir / "root"
     try:
-        names = [name for name, _ in recipe.packages]
-        argv = ["debootstrap", "--variant=minbase", f"--arch={recipe.architecture}"]
-        if names:
-            argv.append("--include=" + ",".join(names))
-        progress(f"debootstrap {recipe.release} with {', '.join(names) or 'no packages'}")
-        _stream([*argv, recipe.release, str(root), recipe.mirror], progress)
-        _pin_versions(root, recipe, progress)
-        for leftover in ("var/cache/apt/archives", "var/lib/apt/lists"):
-            for path in (root / leftover).glob("*"):
-                if path.is_file():
-                    path.unlink()
-        progress("packing the root filesystem")
         tarball = workdir / "rootfs.tar"
-        _stream(["tar", "--numeric-owner", "-C", str(root), "-cf", str(tarball), "."], progress)
+        pack_rootfs(root, tarball, progress)
         progress(f"importing as {recipe.tag}")
         repository, tag = recipe.tag.split(":")
-        changes = [
-            f"LABEL bench.project=container-overhead-bench bench.recipe={recipe.digest}",
-            "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-        ]
+        changes = [f"LABEL bench.project=container-overhead-bench bench.recipe={recipe.digest}",
+                   *IMPORT_CHANGES]
         client.api.import_image_from_file(str(tarball), repository=repository, tag=tag,
                                           changes=changes)
     finally:
@@ -249,5 +323,7 @@ def ensure_image(client: Any, packages: Iterable[str], progress: Progress = _qui
     recipe = recipe_for(packages)
     if image_present(client, recipe) and not rebuild:
         return recipe, False
+    if rebuild:
+        shutil.rmtree(rootfs_path(recipe).parent, ignore_errors=True)
     build(client, recipe, progress)
     return recipe, True
