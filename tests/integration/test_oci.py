@@ -1,0 +1,188 @@
+"""The daemonless oci environment against the real runc: each switch of the bundle does
+what it says, seen from inside the container; pinning, metrics, cleanup, two roles."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from bench import environments, image, suite
+from bench.environments import oci
+from bench.environments.base import SampleContext
+from bench.metrics import SamplingConfig
+from bench.suite import Metric, Workload
+
+
+@pytest.fixture(scope="module")
+def recipe(bench_image):
+    """The image's recipe; its root filesystem is exported from the engine's image."""
+    recipe = image.recipe_for(suite.image_packages())
+    assert recipe.tag == bench_image
+    return recipe
+
+
+def ctx(run_id: str, cpus: tuple[int, ...], seq: int = 0, sampling=None) -> SampleContext:
+    return SampleContext(run_id, seq, 0, 0, False, cpus, quick=True,
+                         sampling=sampling or SamplingConfig(), client_cpus=(0,))
+
+
+def builtin(name: str) -> Workload:
+    return next(w for w in suite.load_workloads() if w.name == name)
+
+
+def probe(script: str, pattern: str, timeout: float = 30.0) -> Workload:
+    """A workload that reports something about its own container as its metric."""
+    return Workload(name="probe", category="cpu", command=("sh", "-c", script),
+                    metric=Metric("seen", "n", "higher", "regex", {"pattern": pattern}),
+                    timeout=timeout)
+
+
+def make(spec: str, recipe, run_id: str):
+    env = environments.create(suite.parse_variant(spec), run_id=run_id, recipe=recipe)
+    return env
+
+
+def no_leftovers(run_id: str) -> None:
+    left = oci.leftovers(run_id)
+    assert not any(left.values()), left
+    assert not [p for p in oci.BUNDLES.glob(f"bench-{run_id}-*")]
+
+
+@pytest.mark.parametrize("spec", ["oci", "oci[userns=on]", "oci[userns=on,net=veth]",
+                                  "oci[userns=on,net=veth,seccomp=default]"])
+def test_ladder_rungs_run_pinned_with_cgroup_metrics(spec, recipe, measured_cpu):
+    env = make(spec, recipe, "it-oci-pin")
+    workload = builtin("cpu.sysbench")
+    env.prepare([workload])
+    try:
+        sample = env.execute(workload, ctx("it-oci-pin", (measured_cpu,),
+                                           sampling=SamplingConfig(interval_s=0.1)))
+    finally:
+        env.teardown()
+    assert sample.ok, sample.error
+    assert sample.affinity == [measured_cpu] and sample.value > 0
+    metrics = sample.extra["metrics"]
+    assert metrics["source"].startswith("cgroup v"), metrics
+    assert "/bench/bench-it-oci-pin-0" in metrics["cgroup_path"]
+    assert metrics["final_read"] == "exit"  # runc run --keep: the cgroup outlives the exit
+    assert 0.2 < metrics["cpu_total_s"] < sample.wall_s * 1.05
+    no_leftovers("it-oci-pin")
+
+
+@pytest.mark.parametrize("spec, script, expected", [
+    # seccomp: the filter mode of the workload's own process (2 = filtered)
+    ("oci", "sed -n 's/^Seccomp:[[:space:]]*//p' /proc/self/status", 0),
+    ("oci[seccomp=default]", "sed -n 's/^Seccomp:[[:space:]]*//p' /proc/self/status", 2),
+    # user namespace: container root is host uid 0, or 200000 and up
+    ("oci", "set -- $(cat /proc/self/uid_map); echo $2", 0),
+    ("oci[userns=on]", "set -- $(cat /proc/self/uid_map); echo $2", oci.USERNS_HOST_ID),
+    # pid namespace: the workload is PID 1 (the probe shell execs it)
+    ("oci", "echo $$", 1),
+    ("oci[pid=off]", "test $$ -gt 1 && echo 7", 7),
+    # network: interfaces other than lo, and the run's veth, seen by the container
+    ("oci[net=none]", "grep -v 'lo:' /proc/net/dev | grep -c ':'", 0),
+    ("oci[net=veth]", "grep -c 'bc[0-9a-f]*:' /proc/net/dev", 1),
+    # capabilities: the bounding set is Docker's default set (0xa80425fb), or more
+    ("oci", "grep -c 'CapBnd:[[:space:]]*0*a80425fb$' /proc/self/status", 1),
+    ("oci[caps=all]", "grep -c 'CapBnd:[[:space:]]*0*a80425fb$' /proc/self/status", 0),
+])
+def test_each_switch_is_seen_from_inside(spec, script, expected, recipe):
+    env = make(spec, recipe, "it-oci-switch")
+    # The metric must be positive: report the value plus one.
+    workload = probe(f'v=$({script}); echo "seen $((v + 1))"', r"seen (\d+)")
+    env.prepare([workload])
+    try:
+        sample = env.execute(workload, ctx("it-oci-switch", (suite.online_cpus()[-1],)))
+    finally:
+        env.teardown()
+    assert sample.ok, (sample.error, sample.stderr_tail)
+    assert sample.value == expected + 1
+    no_leftovers("it-oci-switch")
+
+
+def test_default_seccomp_denies_what_docker_denies(recipe):
+    """personality(ADDR_NO_RANDOMIZE) is refused by the default profile (only a few
+    personalities are allowed)."""
+    script = "setarch x86_64 -R true && echo allowed 2 || echo allowed 1"
+    for spec, expected in (("oci", 2), ("oci[seccomp=default]", 1)):
+        env = make(spec, recipe, "it-oci-deny")
+        workload = probe(script, r"allowed (\d)")
+        env.prepare([workload])
+        try:
+            sample = env.execute(workload, ctx("it-oci-deny", (0,)))
+        finally:
+            env.teardown()
+        assert sample.ok, sample.error
+        assert sample.value == expected, spec
+
+
+@pytest.mark.parametrize("spec", ["oci", "oci[userns=on,net=veth,seccomp=default]"])
+def test_two_role_redis_in_oci(spec, recipe, measured_cpu):
+    env = make(spec, recipe, "it-oci-redis")
+    workload = builtin("app.redis-get")
+    env.prepare([workload])
+    try:
+        sample = env.execute(workload, ctx("it-oci-redis", (measured_cpu,)))
+    finally:
+        env.teardown()
+    assert sample.ok, (sample.error, sample.extra.get("server_stderr_tail"))
+    assert sample.value > 1000 and sample.affinity == [measured_cpu]
+    if "veth" in spec:
+        assert sample.extra["server"]["host"].startswith(oci.VETH_NET + ".")
+    else:
+        assert sample.extra["server"]["host"] == "127.0.0.1"
+    no_leftovers("it-oci-redis")
+    assert not Path(f"/run/netns/{env.netns}").exists()
+
+
+def test_disk_workload_writes_to_its_data_directory_under_userns(recipe):
+    env = make("oci[userns=on]", recipe, "it-oci-disk")
+    workload = builtin("disk.fio-seqwrite")
+    env.prepare([workload])
+    try:
+        sample = env.execute(workload, ctx("it-oci-disk", (suite.online_cpus()[-1],)))
+    finally:
+        env.teardown()
+    assert sample.ok, (sample.error, sample.stderr_tail)
+    assert sample.extra["storage"]["kind"] == "bind" and sample.value > 0
+
+
+def test_timeout_kills_the_container_and_leaves_nothing(recipe):
+    env = make("oci", recipe, "it-oci-hang")
+    workload = probe("sleep 60", r"(\d+)", timeout=2)
+    env.prepare([workload])
+    try:
+        sample = env.execute(workload, ctx("it-oci-hang", (0,)))
+    finally:
+        env.teardown()
+    assert not sample.ok and "timed out after 2 s" in sample.error
+    assert sample.wall_s < 15
+    no_leftovers("it-oci-hang")
+
+
+def test_binaries_hashed_in_the_root_filesystem_match_the_host(recipe):
+    binaries = ["sysbench", "stress-ng", "redis-server", "true"]
+    native = make("native", recipe, "it-oci-hash").binary_hashes(binaries)
+    env = make("oci", recipe, "it-oci-hash")
+    env.prepare([])
+    got = env.binary_hashes(binaries)
+    for binary in binaries:
+        assert got[binary]["sha256"] == native[binary]["sha256"], binary
+
+
+def test_runc_failure_is_a_failed_sample_with_runcs_reason(recipe, monkeypatch):
+    env = make("oci", recipe, "it-oci-bad")
+    env.prepare([])
+    monkeypatch.setattr(env, "root", Path("/nonexistent/rootfs"))
+    try:
+        sample = env.execute(probe("true", r"(\d+)"), ctx("it-oci-bad", (0,)))
+    finally:
+        env.teardown()
+    assert not sample.ok and "exit code 1" in sample.error and "/nonexistent/rootfs" in (
+        sample.error + (sample.stderr_tail or ""))
+    no_leftovers("it-oci-bad")
+    listed = subprocess.run(["runc", "--root", str(oci.RUNTIME_ROOT), "list", "-q"],
+                            capture_output=True, text=True).stdout.split()
+    assert not [c for c in listed if c.startswith("bench-it-oci-bad-")]

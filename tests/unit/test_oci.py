@@ -1,0 +1,157 @@
+"""The oci bundle's switches, the seccomp conversion, the ladder set and the fallback plan."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench import fallback, image, suite
+from bench.environments import oci
+from bench.errors import UsageError, UserError
+
+RECIPE = image.Recipe("debian", "bookworm", "amd64", "http://deb.debian.org/debian", ())
+
+
+def env(spec: str) -> oci.OciEnvironment:
+    made = oci.OciEnvironment(suite.parse_variant(spec), RECIPE, "r1")
+    made.root = oci.Path("/var/lib/bench/rootfs/x/root")
+    return made
+
+
+def namespaces(config) -> list[str]:
+    return [n["type"] for n in config["linux"]["namespaces"]]
+
+
+def test_default_oci_is_namespaces_and_a_pinned_cgroup_without_seccomp():
+    config = env("oci").config(["true"], "bench-r1-3", (1, 2))
+    assert namespaces(config) == ["mount", "pid", "ipc", "uts", "cgroup"]
+    assert config["linux"]["cgroupsPath"] == "/bench/bench-r1-3"
+    assert config["linux"]["resources"] == {"cpu": {"cpus": "1-2"}}
+    assert "seccomp" not in config["linux"] and "uidMappings" not in config["linux"]
+    assert config["root"] == {"path": "/var/lib/bench/rootfs/x/root", "readonly": True}
+    assert config["process"]["noNewPrivileges"] is True
+    assert config["process"]["capabilities"]["bounding"] == list(oci.DEFAULT_CAPS)
+    assert any(m["destination"] == "/tmp" and m["type"] == "tmpfs" for m in config["mounts"])
+
+
+def test_each_switch_changes_only_its_part_of_the_config():
+    base = env("oci").config(["true"], "c", (1,))
+    off = env("oci[pid=off,ipc=off,uts=off]").config(["true"], "c", (1,))
+    assert namespaces(off) == ["mount", "cgroup"] and off["hostname"] is None
+    user = env("oci[userns=on]").config(["true"], "c", (1,))
+    assert "user" in namespaces(user)
+    assert user["linux"]["uidMappings"] == [{"containerID": 0, "hostID": oci.USERNS_HOST_ID,
+                                             "size": oci.USERNS_SIZE}]
+    sysfs = next(m for m in user["mounts"] if m["destination"] == "/sys")
+    assert sysfs["type"] == "none" and "rbind" in sysfs["options"]  # no netns of its own
+    veth = env("oci[net=veth]")
+    net = next(n for n in veth.config(["true"], "c", (1,))["linux"]["namespaces"]
+               if n["type"] == "network")
+    assert net["path"] == f"/run/netns/{veth.netns}"
+    assert veth.container_address.startswith(oci.VETH_NET + ".")
+    none = env("oci[net=none]").config(["true"], "c", (1,))
+    assert {"type": "network"} in none["linux"]["namespaces"]
+    quota = env("oci[quota=0.5]").config(["true"], "c", (1, 2))
+    assert quota["linux"]["resources"]["cpu"] == {"cpus": "1-2", "period": 100000,
+                                                  "quota": 100000}
+    for key in ("process", "root", "mounts"):
+        assert base[key] == env("oci[seccomp=default]").config(["true"], "c", (1,))[key]
+
+
+def test_bad_quota_is_a_clear_error():
+    with pytest.raises(UserError, match="quota must be"):
+        env("oci[quota=lots]")
+
+
+PROFILE = {
+    "defaultAction": "SCMP_ACT_ERRNO",
+    "defaultErrnoRet": 38,
+    "archMap": [{"architecture": "SCMP_ARCH_X86_64",
+                 "subArchitectures": ["SCMP_ARCH_X86", "SCMP_ARCH_X32"]}],
+    "syscalls": [
+        {"names": ["read", "write"], "action": "SCMP_ACT_ALLOW", "args": [], "includes": {},
+         "excludes": {}},
+        {"names": ["personality"], "action": "SCMP_ACT_ALLOW",
+         "args": [{"index": 0, "value": 8, "valueTwo": 0, "op": "SCMP_CMP_EQ"}],
+         "includes": {}, "excludes": {}},
+        {"names": ["arch_prctl"], "action": "SCMP_ACT_ALLOW", "args": [],
+         "includes": {"arches": ["amd64", "x32"]}, "excludes": {}},
+        {"names": ["sync_file_range2"], "action": "SCMP_ACT_ALLOW", "args": [],
+         "includes": {"arches": ["ppc64le"]}, "excludes": {}},
+        {"names": ["mount"], "action": "SCMP_ACT_ALLOW", "args": [],
+         "includes": {"caps": ["CAP_SYS_ADMIN"]}, "excludes": {}},
+        {"names": ["mount"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1, "args": [],
+         "includes": {}, "excludes": {"caps": ["CAP_SYS_ADMIN"]}},
+        {"names": ["new_call"], "action": "SCMP_ACT_ALLOW", "args": None,
+         "includes": {"minKernel": "9.1"}, "excludes": {}},
+    ],
+}
+
+
+def test_seccomp_profile_keeps_the_rules_that_apply_to_the_arch_caps_and_kernel():
+    got = oci.seccomp_config(PROFILE, oci.DEFAULT_CAPS, kernel=(6, 1))
+    assert got["defaultAction"] == "SCMP_ACT_ERRNO" and got["defaultErrnoRet"] == 38
+    assert got["architectures"][0] == "SCMP_ARCH_X86_64"
+    names = [(r["names"][0], r["action"]) for r in got["syscalls"]]
+    assert names == [("read", "SCMP_ACT_ALLOW"), ("personality", "SCMP_ACT_ALLOW"),
+                     ("arch_prctl", "SCMP_ACT_ALLOW"), ("mount", "SCMP_ACT_ERRNO")]
+    assert got["syscalls"][1]["args"] == [{"index": 0, "value": 8, "valueTwo": 0,
+                                           "op": "SCMP_CMP_EQ"}]
+    assert got["syscalls"][3]["errnoRet"] == 1
+    with_admin = oci.seccomp_config(PROFILE, (*oci.DEFAULT_CAPS, "CAP_SYS_ADMIN"),
+                                    kernel=(9, 2))
+    assert ("mount", "SCMP_ACT_ALLOW") in [(r["names"][0], r["action"])
+                                           for r in with_admin["syscalls"]]
+    assert "new_call" in [r["names"][0] for r in with_admin["syscalls"]]
+
+
+def test_ladder_is_a_variant_set_in_rung_order():
+    variants = suite.parse_variants(["ladder"])
+    assert [v.id for v in variants] == [rung for rung, _ in suite.LADDER]
+    assert suite.ladder_of(variants) == tuple(v.id for v in variants)
+    assert suite.ladder_of(variants[:3]) == ()
+    with pytest.raises(UsageError, match="given twice"):
+        suite.parse_variants(["ladder,docker"])
+
+
+def plan(variants: list[str], ladder: bool = False) -> suite.Plan:
+    workload = next(w for w in suite.load_workloads() if w.name == "cpu.sysbench")
+    parsed = suite.parse_variants(variants)
+    return suite.make_plan([workload], parsed, (1,), ladder=suite.ladder_of(parsed)
+                           if ladder else ())
+
+
+def test_fallback_maps_each_docker_variant_to_the_oci_one_with_the_same_mechanisms():
+    new, mapping = fallback.to_oci(plan(["native", "docker", "docker[net=host]",
+                                         "docker[seccomp=unconfined,quota=0.5]",
+                                         "docker[storage=volume]"]))
+    assert mapping == {
+        "docker": "oci[net=veth,seccomp=default]",
+        "docker[net=host]": "oci[seccomp=default]",
+        "docker[seccomp=unconfined,quota=0.5]": "oci[net=veth,quota=0.5]",
+        # storage has no oci switch: kept apart from plain docker's by a label
+        "docker[storage=volume]": "oci[net=veth,seccomp=default,label=docker-storage-volume]",
+    }
+    assert [v.id for v in new.variants] == ["native", *mapping.values()]
+    assert not any(v.env == "docker" for v in new.variants)
+
+
+def test_fallback_keeps_the_ladder_order_and_only_happens_without_an_engine():
+    ladder = plan(["ladder"], ladder=True)
+    new, mapping = fallback.to_oci(ladder)
+    assert new.ladder == tuple(mapping.get(v, v) for v in ladder.ladder)
+    assert len(set(new.ladder)) == len(new.ladder)
+
+    def refused():
+        raise UserError("no Docker engine answers (socket missing); start one with ...")
+
+    kept, record = fallback.resolve(ladder, connect=lambda: type("C", (), {
+        "close": lambda self: None})())
+    assert kept is ladder and record is None
+    moved, record = fallback.resolve(ladder, connect=refused)
+    assert moved.ladder == new.ladder
+    assert record["reason"] == "no Docker engine answers (socket missing)"
+    assert record["environment"] == "oci" and record["mapping"] == mapping
+    assert fallback.banner(record).startswith("no Docker engine answers (socket missing): "
+                                              "the Docker variants ran in the daemonless OCI")
+    native_only = plan(["native", "oci"])
+    assert fallback.resolve(native_only, connect=refused) == (native_only, None)
