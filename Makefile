@@ -30,6 +30,7 @@ $(BIN)/bench: pyproject.toml
 
 engine:
 	scripts/engine-up.sh
+	scripts/podman-up.sh
 
 image: venv engine
 	$(BIN)/bench image build

@@ -17,6 +17,8 @@ from typing import Any
 from bench import diagnostics, schedule, stats
 from bench.diagnostics import Diagnostic
 from bench.errors import UsageError
+from bench.ladder import Ladder
+from bench.ladder import analyse as analyse_ladder
 from bench.metrics.checks import ResourceChecks
 from bench.results import LoadedRun, Sample
 from bench.suite import Plan
@@ -60,6 +62,11 @@ class Summary:
     #: "holm" (fixed blocks, Holm-Bonferroni over the run) or "group-sequential"
     #: (adaptive: Lan-DeMets spending per comparison, Bonferroni over the run).
     correction: str = "holm"
+    #: The ladder's steps (``bench.ladder``): present only when the plan has a ladder.
+    ladder: Ladder | None = None
+    #: run.json's ``fallback`` when Docker variants ran in the daemonless OCI environment
+    #: instead: ``{"reason": str, "mapping": {variant: variant it ran as}}``.
+    fallback: dict[str, Any] | None = None
 
 
 @dataclass
@@ -150,9 +157,19 @@ def _groups(samples: Iterable[Sample]) -> dict[tuple[str, str], _Group]:
     return groups
 
 
+def _fallback(value: Any) -> dict[str, Any] | None:
+    """run.json's ``fallback``, with the types the reports rely on (None when absent)."""
+    if not isinstance(value, dict):
+        return None
+    mapping = _dict(value.get("mapping"))
+    return {"reason": _text(value.get("reason"), "no reason recorded"),
+            "mapping": {str(k): str(v) for k, v in mapping.items()}}
+
+
 def summarize(loaded: LoadedRun, margin: float | None = None, alpha: float | None = None,
               seed: int | None = None) -> Summary:
-    """Compare every variant with the baseline, per workload (Holm across the run)."""
+    """Compare every variant with the baseline, per workload (Holm across the run); with a
+    ladder in the plan, also each rung with the one before (``bench.ladder``)."""
     # Lenient about the plan (results may come from elsewhere), strict about types.
     run = loaded.run
     plan = _dict(run.get("plan"))
@@ -176,10 +193,12 @@ def summarize(loaded: LoadedRun, margin: float | None = None, alpha: float | Non
 
     pending: list[tuple[int, tuple[list[float], list[float], str]]] = []
     rows: list[dict[str, Any]] = []
+    betters: dict[str, str] = {}
     for name in names:
         info = workloads.get(name, {})
         metric = _dict(info.get("metric"))
         better = metric.get("better") if metric.get("better") in stats.BETTER else "higher"
+        betters[name] = better
         base_values = groups.get((name, baseline), _Group()).values
         for variant in variants:
             group = groups.get((name, variant))
@@ -206,10 +225,11 @@ def summarize(loaded: LoadedRun, margin: float | None = None, alpha: float | Non
                                            f"{baseline}: no comparison")
             rows.append(row)
     correction = "holm"
+    sequential = None
     if plan.get("adaptive") is True:
         correction = "group-sequential"
-        comparisons = _sequential(Plan.from_dict(plan, f"{loaded.folder / 'run.json'}"),
-                                  [item for _, item in pending], margin, alpha)
+        sequential = Plan.from_dict(plan, f"{loaded.folder / 'run.json'}")
+        comparisons = _sequential(sequential, [item for _, item in pending], margin, alpha)
     else:
         comparisons = stats.compare_family([item for _, item in pending], margin=margin,
                                            alpha=alpha, seed=seed) if pending else []
@@ -218,6 +238,17 @@ def summarize(loaded: LoadedRun, margin: float | None = None, alpha: float | Non
         rows[index]["comparison"] = comparison
         rows[index]["warnings"].extend(
             str(d) for d in diagnostics.robust_note(comparison, variant, baseline_values, better))
+
+    rungs = [r for r in plan.get("ladder") or [] if isinstance(r, str)]
+    steps = None
+    if rungs:
+        matrix = _dict(plan.get("matrix"))
+        planned = {str(k): [str(v) for v in vs] for k, vs in matrix.items()
+                   if isinstance(vs, list)} if matrix else None
+        steps = analyse_ladder(rungs, list(betters.items()),
+                               {key: group.values for key, group in groups.items()},
+                               margin=margin, alpha=alpha, seed=seed, planned=planned,
+                               sequential=sequential)
 
     warnings = list(loaded.warnings) + list(run.get("warnings", []))
     if run.get("status") != "complete":
@@ -233,4 +264,6 @@ def summarize(loaded: LoadedRun, margin: float | None = None, alpha: float | Non
         family_size=len(pending),
         correction=correction,
         facts={"host": run.get("host", {}), "engine": run.get("engine", {})},
+        ladder=steps,
+        fallback=_fallback(run.get("fallback")),
     )

@@ -469,10 +469,24 @@ def doctor_command() -> None:
 @click.option("--run", "run_id", metavar="RUN_ID", help="Only what this run created.")
 @click.option("--images", is_flag=True, help="Also remove benchmark images of older recipes.")
 def clean_command(run_id, images) -> None:
-    """Remove containers, networks and volumes the project left behind."""
-    client = engine.connect()
+    """Remove containers, networks and volumes the project left behind (the engine's, and
+    the oci environment's runc containers and network namespaces)."""
+    from bench.environments import oci
+
+    left = oci.leftovers(run_id)
+    removed = oci.remove_leftovers(run_id)
+    for kind, names in left.items():
+        for name in names:
+            console.print(f"removed runc {'container' if kind == 'containers' else kind} "
+                          f"{escape(name)}")
+    try:
+        client = engine.connect(timeout=10)
+    except UserError as err:
+        console.print(f"{escape(str(err).split(';')[0])}: only oci leftovers were looked for")
+        console.print(f"{removed} object(s) removed" if removed else "nothing to remove")
+        return
     left = engine.leftovers(client, run_id)
-    removed = engine.remove_leftovers(client, run_id)
+    removed += engine.remove_leftovers(client, run_id)
     for kind, names in left.items():
         for name in names:
             console.print(f"removed {kind[:-1]} {escape(name)}")

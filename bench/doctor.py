@@ -93,5 +93,38 @@ def _host_checks() -> list[Check]:
     return checks
 
 
+def _oci_checks() -> list[Check]:
+    """The daemonless oci environment: runtime, root filesystem, leftovers."""
+    import shutil
+
+    from bench.environments import oci
+
+    checks = []
+    runc = shutil.which("runc")
+    if runc is None:
+        checks.append(Check("oci", "warn", "no runc: oci variants (and the fallback when no "
+                            "engine answers) cannot run", "apt-get install runc"))
+    else:
+        checks.append(Check("oci", "ok", f"{oci.runtime_version(runc)} for oci variants"))
+    try:
+        recipe = image.recipe_for(suite.image_packages())
+    except UserError:
+        recipe = None
+    if recipe is not None:
+        if image.rootfs_present(recipe):
+            checks.append(Check("rootfs", "ok", f"root filesystem of {recipe.tag} at "
+                                f"{image.rootfs_path(recipe)}"))
+        else:
+            checks.append(Check("rootfs", "ok", f"root filesystem of {recipe.tag} not made "
+                                "yet; the first oci run exports or builds it"))
+    left = oci.leftovers()
+    names = [n for v in left.values() for n in v]
+    if names:
+        checks.append(Check("oci-leftovers", "warn", f"{len(names)} runc container(s) or "
+                            f"network namespace(s): {', '.join(names)}",
+                            "'bench clean' removes them (stop running benchmarks first)"))
+    return checks
+
+
 def run_checks() -> list[Check]:
-    return _engine_checks() + _host_checks()
+    return _engine_checks() + _oci_checks() + _host_checks()

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bench.analysis import Row, Summary
+from bench.ladder import Ladder
 from bench.report.terminal import headline
 from bench.results import LoadedRun, Sample, load_run
 from bench.stats import VERDICTS
@@ -156,6 +157,15 @@ def correction_text(summary: Summary) -> str:
     return f"Holm-Bonferroni over {family}"
 
 
+def ladder_correction_text(ladder: Ladder) -> str:
+    """How alpha was shared across the ladder's steps, in words."""
+    family = f"{ladder.family_size} step{'' if ladder.family_size == 1 else 's'}"
+    if ladder.correction == "group-sequential":
+        return (f"group-sequential (Lan-DeMets spending per step, adaptive stopping), "
+                f"Bonferroni over {family}")
+    return f"Holm-Bonferroni over {family}"
+
+
 def verdict_counts(summary: Summary) -> dict[str, int]:
     counts = dict.fromkeys(VERDICTS, 0)
     for row in summary.rows:
@@ -175,10 +185,17 @@ def _row_dict(row: Row, base_median: float | None) -> dict[str, Any]:
 
 
 def summary_dict(summary: Summary, loaded: LoadedRun) -> dict[str, Any]:
-    """Everything the reports state about a run, as JSON-ready data (no NaN/inf)."""
+    """Everything the reports state about a run, as JSON-ready data (no NaN/inf); a
+    ``fallback`` key when Docker variants ran elsewhere, a ``ladder`` key (the steps, see
+    ``bench.ladder.Ladder.to_dict``) when the plan has a ladder."""
     run = loaded.run
     plan = run.get("plan", {})
     base = baseline_medians(summary)
+    optional: dict[str, Any] = {}
+    if summary.fallback is not None:
+        optional["fallback"] = summary.fallback
+    if summary.ladder is not None:
+        optional["ladder"] = summary.ladder.to_dict()
     return finite({
         "format": SUMMARY_FORMAT,
         "format_version": SUMMARY_FORMAT_VERSION,
@@ -203,6 +220,7 @@ def summary_dict(summary: Summary, loaded: LoadedRun) -> dict[str, Any]:
         "engine": run.get("engine", {}),
         "image": run.get("image", {}),
         "binaries": run.get("binaries", {}),
+        **optional,
     })
 
 

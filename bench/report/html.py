@@ -29,10 +29,11 @@ from bench.report.export import (
     baseline_medians,
     correction_text,
     flatten,
+    ladder_correction_text,
     numeric_extra,
     verdict_counts,
 )
-from bench.report.terminal import headline, pct, verdict_text, warning_lines
+from bench.report.terminal import fallback_banner, headline, pct, verdict_text, warning_lines
 from bench.results import LoadedRun, Sample
 
 MAX_POINTS = 300  # per series: beyond this a plot is binned (timelines) or subset (pairs)
@@ -76,6 +77,9 @@ font-weight:600;white-space:nowrap}
 .badge.faster{background:var(--fa)}.badge.inconclusive{background:var(--in)}
 .badge.none{background:var(--muted)}
 .warn{color:#9a6700}.bad{color:var(--ov);font-weight:600}
+.fallback{background:#fff8c5;border:1px solid #d4a72c;border-left:6px solid #9a6700;
+padding:10px 14px;border-radius:6px;margin:.8em 0;font-weight:600}
+.attribution{margin:.3em 0 .5em}
 ul.warnings li{margin:.2em 0}
 figure{margin:.6em 0;display:inline-block;vertical-align:top}
 .figs{display:flex;flex-wrap:wrap;gap:8px 20px}
@@ -344,18 +348,21 @@ def _ci_range(summary: Summary) -> tuple[float, float]:
     +1000%) would flatten every other bar, so the axis stops at 1.2x the 80th percentile
     of the interval ends and longer bars end in an arrow (their numbers are in the text).
     """
-    ends = [abs(v) for row in summary.rows if row.comparison is not None
-            for v in (row.comparison.ci95.lo, row.comparison.ci95.hi) if math.isfinite(v)]
-    reach = summary.margin * 2.5
+    return _range_of([r.comparison for r in summary.rows if r.comparison is not None],
+                     summary.margin)
+
+
+def _range_of(comparisons: Sequence[stats.Comparison], margin: float) -> tuple[float, float]:
+    """The axis of :func:`_ci_range` for any set of comparisons (the ladder's steps too)."""
+    ends = [abs(v) for c in comparisons for v in (c.ci95.lo, c.ci95.hi) if math.isfinite(v)]
+    reach = margin * 2.5
     if ends:
         reach = max(reach, 1.2 * float(statistics.quantiles(ends, n=5)[-1])
                     if len(ends) > 1 else 1.2 * ends[0])
-    values = [summary.margin * 1.6, -summary.margin * 1.6]
-    for row in summary.rows:
-        c = row.comparison
-        if c is not None:
-            values.extend(min(max(v, -reach), reach) for v in (c.ci95.lo, c.ci95.hi)
-                          if not math.isnan(v))
+    values = [margin * 1.6, -margin * 1.6]
+    for c in comparisons:
+        values.extend(min(max(v, -reach), reach) for v in (c.ci95.lo, c.ci95.hi)
+                      if not math.isnan(v))
     lo, hi = _padded(values, 0.05)
     return max(lo, -1.0), hi
 
@@ -952,6 +959,10 @@ def _methods(summary: Summary, loaded: LoadedRun, data: _Collected) -> str:
                                "the 90% interval (TOST) lies inside it (METHOD \u00a73)"),
         ("alpha", f"{summary.alpha:g} family-wise"),
         ("correction", f"{correction_text(summary)}; alpha per comparison {adjusted}"),
+        *([("ladder", f"each rung vs the previous rung the workload ran in, paired by block; "
+                      f"the steps are a family of their own: "
+                      f"{ladder_correction_text(summary.ladder)}")]
+          if summary.ladder is not None else []),
         ("blocks", f"{plan.get('blocks', '?')} planned, {plan.get('warmup', 0)} warmup round(s) "
                    "per workload, variants in seeded random order within each block"),
         ("seed", plan.get("seed", "?")),
@@ -978,6 +989,72 @@ def _methods(summary: Summary, loaded: LoadedRun, data: _Collected) -> str:
     return "".join(out)
 
 
+def _fallback(summary: Summary) -> str:
+    """The banner that opens the page when Docker variants ran without Docker."""
+    banner = fallback_banner(summary)
+    if banner is None:
+        return ""
+    return f'<p class="fallback" id="fallback" role="note">{_e(banner)}</p>'
+
+
+def _ladder(summary: Summary) -> str:
+    """Per workload: each step up the ladder (the rung, what it adds, the added overhead
+    with its CI bar and verdict, the cumulative overhead) and the attribution sentence."""
+    ladder = summary.ladder
+    if ladder is None:
+        return ""
+    out = ['<section id="ladder"><h2>Overhead ladder</h2>',
+           f'<p class="sub">Each rung adds one mechanism; each is compared with the rung '
+           "before it that the workload ran in, paired by block, with the same statistics as "
+           "the summary: the overhead that step adds, with its 95% interval (bar: green band "
+           f"\u00b1{ladder.margin * 100:g}% margin, thick 90%, thin 95% interval). Cumulative: "
+           "vs the workload's first rung. Share of the total: in log space, where steps add "
+           f"up. {_e(ladder_correction_text(ladder))} at alpha {ladder.alpha:g}.</p>"]
+    if not ladder.workloads:
+        out.append('<p class="sub">No workload has data in two rungs: no step to show.</p>')
+    steps = [s.comparison for w in ladder.workloads for s in w.steps
+             if s.comparison is not None]
+    lo, hi = _range_of(steps, ladder.margin)
+    for climb in ladder.workloads:
+        out.append(f'<div class="ladder-workload"><h3>{_e(climb.workload)}</h3>'
+                   f'<p class="attribution">{_e(climb.attribution)}</p>'
+                   '<div class="scroll"><table class="ladder"><thead><tr>'
+                   + "".join(f"<th>{_e(h)}</th>" for h in (
+                       "rung", "adds", "added overhead [95% CI]", "", "verdict",
+                       "cumulative")) + "</tr></thead><tbody>")
+        out.append(f'<tr data-workload="{_e(climb.workload)}" data-rung="{_e(climb.first)}">'
+                   f"<td>{_breakable(climb.first)}</td>"
+                   f'<td>{_e(ladder.descriptions.get(climb.first, climb.first))}'
+                   '<br><span class="sub">first rung</span></td><td class="num">-</td>'
+                   f'<td></td><td></td><td class="num">{_e(pct(0.0))}</td></tr>')
+        for step in climb.steps:
+            c = step.comparison
+            attrs = (f' data-workload="{_e(climb.workload)}" data-rung="{_e(step.rung)}" '
+                     f'data-previous="{_e(step.previous)}" data-verdict="{_e(step.verdict or "")}"')
+            if step.cumulative is not None:
+                attrs += f' data-cumulative="{step.cumulative!r}"'
+            if c is not None:
+                attrs += (f' data-overhead="{c.overhead!r}" data-ci-lo="{c.ci95.lo!r}" '
+                          f'data-ci-hi="{c.ci95.hi!r}"')
+                estimate = (f'{_e(pct(c.overhead))}<br><span class="sub">{_e(_interval(c))}'
+                            "</span>")
+                if step.share is not None:
+                    estimate += (f'<br><span class="sub">{step.share * 100:.0f}% of the total'
+                                 "</span>")
+                bar = ci_bar(c, lo, hi)
+            else:
+                estimate, bar = "-", ""
+            note = f'<br><span class="sub">{_e(step.note)}</span>' if step.note else ""
+            cumulative = "-" if step.cumulative is None else pct(step.cumulative)
+            out.append(f"<tr{attrs}><td>{_breakable(step.rung)}</td>"
+                       f'<td>{_e(step.adds)}{note}</td><td class="num">{estimate}</td>'
+                       f"<td>{bar}</td><td>{_badge(step.verdict)}</td>"
+                       f'<td class="num">{_e(cumulative)}</td></tr>')
+        out.append("</tbody></table></div></div>")
+    out.append("</section>")
+    return "".join(out)
+
+
 def _answer(summary: Summary) -> str:
     counts = verdict_counts(summary)
     badges = "".join(f'<span class="badge {VERDICT_CLASS[v]}">{n} {_e(v)}</span>'
@@ -999,6 +1076,7 @@ def render(loaded: LoadedRun, summary: Summary) -> str:
     workloads = list(dict.fromkeys([*(r.workload for r in summary.rows), *data.series]))
     title = f"Container overhead: run {summary.run_id}"
     nav = [("answer", "Answer"), ("summary", "Summary"), ("mechanism", "By mechanism"),
+           *([("ladder", "Ladder")] if summary.ladder is not None else []),
            ("workloads", "Workloads"), ("resources", "Resources"), ("failures", "Failures"),
            ("warnings", "Warnings"), ("environment", "Environment"), ("methods", "Methods")]
     warnings = warning_lines(summary)
@@ -1010,6 +1088,7 @@ def render(loaded: LoadedRun, summary: Summary) -> str:
         f'<meta name="generator" content="bench {_e(__version__)}">',
         f"<title>{_e(title)}</title><style>{CSS}</style></head><body><main>",
         f"<h1>{_e(title)}</h1>",
+        _fallback(summary),
         f'<p class="sub">host {_e(host.get("hostname", "?"))} \u00b7 '
         f'{_e(host.get("cpu_model", "?"))} \u00b7 kernel {_e(host.get("kernel", "?"))}'
         f' \u00b7 {_e(_when(run.get("started_at")))} \u00b7 baseline '
@@ -1026,6 +1105,7 @@ def render(loaded: LoadedRun, summary: Summary) -> str:
         '<p class="sub">Each variant changes one mechanism (network, seccomp, CPU limit, ...); '
         "per variant, every workload's overhead and the geometric mean across them.</p>",
         f"<figure>{forest(summary, lo, hi)}</figure></section>",
+        _ladder(summary),
         '<section id="workloads"><h2>Workloads</h2>',
         '<p class="sub">Per workload: every sample of the baseline and each variant (dots; a '
         "line joins the two samples of one block, the pair the statistics use; hollow: warmups, "

@@ -12,8 +12,8 @@ import shlex
 from typing import TYPE_CHECKING, Any
 
 from bench.analysis import Summary
-from bench.report.export import baseline_medians, correction_text
-from bench.report.terminal import headline, pct, warning_lines
+from bench.report.export import baseline_medians, correction_text, ladder_correction_text
+from bench.report.terminal import fallback_banner, headline, pct, warning_lines
 from bench.results import LoadedRun
 
 if TYPE_CHECKING:
@@ -57,8 +57,11 @@ def render(loaded: LoadedRun, summary: Summary) -> str:
     host = run.get("host", {})
     plan = run.get("plan", {})
     base = baseline_medians(summary)
-    lines = [f"## Container overhead: run {cell(summary.run_id)}", "",
-             f"**{cell(headline(summary))}**", ""]
+    lines = [f"## Container overhead: run {cell(summary.run_id)}", ""]
+    banner = fallback_banner(summary)
+    if banner is not None:
+        lines += [f"> **{cell(banner)}**", ""]
+    lines += [f"**{cell(headline(summary))}**", ""]
     if summary.status != "complete":
         lines += [f"> Run status: {cell(summary.status)}; the results are partial.", ""]
     rows = []
@@ -85,6 +88,7 @@ def render(loaded: LoadedRun, summary: Summary) -> str:
               f"(TOST); {cell(correction_text(summary))} at alpha "
               f"{summary.alpha:g}; seed {cell(plan.get('seed', '?'))}, "
               f"{cell(plan.get('blocks', '?'))} blocks."]
+    lines += _ladder(summary)
     warnings = warning_lines(summary)
     if warnings:
         lines += ["", "### Warnings", ""] + [f"- {cell(w)}" for w in warnings]
@@ -117,6 +121,31 @@ def render(loaded: LoadedRun, summary: Summary) -> str:
         lines += ["", "Reproduce:", "", "```sh", shlex.join(str(c) for c in command),
                   f"bench run --replay {shlex.quote(str(loaded.folder))}", "```"]
     return "\n".join(lines) + "\n"
+
+
+def _ladder(summary: Summary) -> list[str]:
+    """The ladder, compactly: one attribution line per workload, then the steps' table."""
+    ladder = summary.ladder
+    if ladder is None or not ladder.workloads:
+        return []
+    lines = ["", "### Overhead ladder", ""]
+    lines += [f"- {cell(w.attribution)}" for w in ladder.workloads]
+    rows = []
+    for climb in ladder.workloads:
+        rows.append([cell(climb.workload), cell(climb.first), "start", "", "", pct(0.0)])
+        for step in climb.steps:
+            c = step.comparison
+            rows.append(["", cell(step.rung), cell(step.adds),
+                         "-" if c is None else f"{pct(c.overhead)} "
+                                               f"{interval(c.ci95.lo, c.ci95.hi)}",
+                         "no comparison" if c is None else f"**{cell(c.verdict)}**",
+                         "-" if step.cumulative is None else pct(step.cumulative)])
+    lines += ["", *table(["workload", "rung", "adds", "added overhead [95% CI]", "verdict",
+                          "cumulative"], rows, {3, 5})]
+    lines += ["", f"Each rung vs the rung before it that the workload ran in, paired by block "
+              f"(same statistics and margin as above); {cell(ladder_correction_text(ladder))} "
+              f"at alpha {ladder.alpha:g}; cumulative: vs the workload's first rung."]
+    return lines
 
 
 def compare(result: RunComparison) -> str:

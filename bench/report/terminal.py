@@ -1,4 +1,5 @@
-"""The terminal summary: verdict strings and the per-variant table (rich renderables)."""
+"""The terminal summary: verdict strings and the per-variant table (rich renderables), the
+fallback banner and, for ladder runs, the per-step table and attribution lines."""
 
 from __future__ import annotations
 
@@ -34,6 +35,18 @@ def verdict_text(comparison: Comparison) -> str:
         hint = f"about {more} more blocks" if more else "more blocks needed"
         return f"inconclusive: {hint} ({estimate})"
     return f"{verdict} {estimate}"
+
+
+def fallback_banner(summary: Summary) -> str | None:
+    """What the run measured instead of Docker when no engine was usable (say it first),
+    or None when the Docker variants ran in Docker."""
+    fallback = summary.fallback
+    if fallback is None:
+        return None
+    mapping = ", ".join(f"{k} -> {v}" for k, v in fallback["mapping"].items())
+    return (f"No container engine was reachable ({fallback['reason']}): the Docker variants "
+            "ran in the daemonless OCI environment (runc) instead"
+            + (f": {mapping}" if mapping else ""))
 
 
 def _value(value: float | None) -> str:
@@ -97,3 +110,33 @@ def warning_lines(summary: Summary) -> list[str]:
 def verdict_lines(summary: Summary) -> list[str]:
     return [f"{r.workload} {r.variant}: {verdict_text(r.comparison)}"
             for r in summary.rows if r.comparison is not None]
+
+
+def ladder_table(summary: Summary) -> Table | None:
+    """Per workload and step up the ladder: what the rung adds, the added overhead with its
+    95% CI, the verdict and the cumulative overhead (None without a ladder)."""
+    ladder = summary.ladder
+    if ladder is None or not ladder.workloads:
+        return None
+    method = ("Holm over" if ladder.correction == "holm"
+              else "adaptive, group-sequential, Bonferroni over")
+    table = Table(title=Text(f"overhead ladder: each rung vs the one before (95% CI; {method} "
+                             f"{ladder.family_size} steps)"))
+    for column in ("workload", "rung", "adds", "added [95% CI]", "verdict", "cumulative"):
+        table.add_column(column, no_wrap=column not in ("rung", "adds"))
+    for climb in ladder.workloads:
+        table.add_row(Text(climb.workload), Text(climb.first), Text("start"), "", Text(""),
+                      pct(0.0))
+        for step in climb.steps:
+            c = step.comparison
+            added = "-" if c is None else f"{pct(c.overhead)} {interval_text(c)}"
+            verdict = (Text("no comparison") if c is None
+                       else Text(c.verdict, style=VERDICT_STYLE.get(c.verdict, "")))
+            table.add_row("", Text(step.rung), Text(step.adds), added, verdict,
+                          "-" if step.cumulative is None else pct(step.cumulative))
+    return table
+
+
+def ladder_lines(summary: Summary) -> list[str]:
+    """One attribution line per workload (empty without a ladder)."""
+    return [] if summary.ladder is None else [w.attribution for w in summary.ladder.workloads]

@@ -269,3 +269,41 @@ def test_the_checks_catch_scripts_requests_and_dialogs(browser, tmp_path):
     assert problems["dialogs"] == ["7"]
     assert problems["requests"] == ["http://127.0.0.1:9/x.png"]
     assert any("boom" in line for line in problems["console"])
+
+
+LADDER_FACTS = """(() => {
+  const section = document.querySelector('#ladder');
+  const banner = document.querySelector('#fallback');
+  return {
+    steps: section ? section.querySelectorAll('tr[data-verdict]').length : 0,
+    cibars: section ? section.querySelectorAll('svg.cibar').length : 0,
+    banner: banner ? banner.textContent : '',
+    first: document.body.innerText.indexOf('No container engine was reachable'),
+    headline: document.body.innerText.indexOf(
+      (document.querySelector('#headline') || {}).textContent || '@@none@@'),
+    text: section ? section.innerText : '',
+    scripts: document.scripts.length,
+    images: document.images.length,
+  };
+})()"""
+
+
+def test_ladder_and_fallback_banner_render_cleanly(browser, tmp_path):
+    rungs = ("native", "oci", f"oci[userns=on,{XSS}]", "docker")
+    folder = make_run(tmp_path, workloads=("app.redis-get", XSS), variants=rungs, blocks=8,
+                      effects={f"oci[userns=on,{XSS}]": 1.05, "docker": 1.30})
+    run = json.loads((folder / "run.json").read_text())
+    run["plan"]["ladder"] = list(rungs)
+    run["fallback"] = {"reason": "<img src=x onerror=alert(4)>", "mapping": {"docker": "oci"}}
+    (folder / "run.json").write_text(json.dumps(run))
+    report = write_report(folder)
+    browser.open(report)
+    assert browser.problems(report.resolve().as_uri()) == {"console": [], "requests": [],
+                                                           "dialogs": []}
+    dom = browser.evaluate(LADDER_FACTS)
+    assert dom["scripts"] == 0 and dom["images"] == 0
+    assert dom["steps"] == 2 * 3 and dom["cibars"] == 2 * 3
+    assert "<img src=x onerror=alert(4)>" in dom["banner"]
+    assert 0 <= dom["first"] < dom["headline"]
+    assert XSS in dom["text"] and "+ published port on 127.0.0.1" in dom["text"]
+    browser.screenshot(tmp_path / "ladder-report.png")
