@@ -8,6 +8,7 @@ says how to get an engine when none answers. A running engine is used, never rec
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +32,21 @@ def connect(timeout: int = 120) -> docker.DockerClient:
         client = docker.from_env(timeout=timeout)
         client.ping()
     except docker.errors.DockerException as err:
-        reason = str(err).split("(")[0].strip() or type(err).__name__
-        raise UserError(f"no Docker engine answers ({reason}); {ENGINE_HINT}") from None
+        where = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+        raise UserError(f"no Docker engine answers at {where} ({_why(str(err))}); "
+                        f"{ENGINE_HINT}") from None
     return client
+
+
+def _why(text: str) -> str:
+    """The SDK's error in a few words."""
+    for needle, words in (("No such file", "no socket there"),
+                          ("Connection refused", "connection refused"),
+                          ("Permission denied", "permission denied"),
+                          ("timed out", "timed out")):
+        if needle in text:
+            return words
+    return text.split("(")[0].strip(" :") or "no answer"
 
 
 def userland_proxy() -> dict[str, Any]:

@@ -75,5 +75,6 @@ def resolve(plan: Plan, connect: Callable[[], Any] = engine.connect
 def banner(record: dict[str, Any]) -> str:
     """The line that opens the summary and the report of a fallback run."""
     pairs = ", ".join(f"{a} -> {b}" for a, b in record.get("mapping", {}).items())
-    return (f"{record.get('reason', 'No container engine answered')}: the Docker variants ran "
-            f"in the daemonless OCI environment (runc) instead: {pairs}")
+    reason = record.get("reason") or "no container engine answered"
+    return (f"{reason[:1].upper()}{reason[1:]}: the Docker variants ran in the daemonless "
+            f"OCI environment (runc) instead: {pairs}")

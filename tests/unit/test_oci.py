@@ -151,7 +151,7 @@ def test_fallback_keeps_the_ladder_order_and_only_happens_without_an_engine():
     assert moved.ladder == new.ladder
     assert record["reason"] == "no Docker engine answers (socket missing)"
     assert record["environment"] == "oci" and record["mapping"] == mapping
-    assert fallback.banner(record).startswith("no Docker engine answers (socket missing): "
+    assert fallback.banner(record).startswith("No Docker engine answers (socket missing): "
                                               "the Docker variants ran in the daemonless OCI")
     native_only = plan(["native", "oci"])
     assert fallback.resolve(native_only, connect=refused) == (native_only, None)
