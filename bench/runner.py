@@ -240,7 +240,9 @@ def _measure(plan: Plan, store: RunStore, run_doc: dict[str, Any], steps: list[s
                 reporter.stage("connecting to podman")
                 podman_client = podman.connect()
                 run_doc["podman"] = podman.engine_facts(podman_client)
-                podman_tag = podman.ensure_image(podman_client, recipe, reporter.stage)
+                engine.remove_leftovers(podman_client, store.run_id)
+                podman_tag = podman.ensure_image(podman_client, recipe, reporter.stage,
+                                                 docker_client=client)
         for variant in plan.variants:
             envs[variant.id] = environments.create(
                 variant, run_id=store.run_id, seed=plan.seed, client=client, image=image_tag,
@@ -291,16 +293,18 @@ def _measure(plan: Plan, store: RunStore, run_doc: dict[str, Any], steps: list[s
                                 plan.cpus, plan.quick, monitor.config, client_cpus)
             sample = monitor.measure(envs[step.variant.id].execute, step.workload, ctx)
             run_doc["sampler"] = monitor.cost()
-            if (not sample.ok and client is not None and step.variant.env == "docker"
-                    and not _engine_answers(client)):
+            lost = {"docker": client, "podman": podman_client}.get(step.variant.env)
+            if not sample.ok and lost is not None and not _engine_answers(lost):
                 # Recorded as failed with its reason; --resume takes it again.
                 sample = dataclasses.replace(
                     sample, extra={**sample.extra, "retry_on_resume": True})
                 store.append(sample)
                 failed += 1
+                which, script = (("Docker engine", "engine-up.sh") if step.variant.env
+                                 == "docker" else ("podman service", "podman-up.sh"))
                 raise EngineLost(
-                    f"the Docker engine stopped answering during the run ({taken} samples "
-                    f"kept in {store.folder}); restart it (scripts/engine-up.sh) and continue "
+                    f"the {which} stopped answering during the run ({taken} samples "
+                    f"kept in {store.folder}); restart it (scripts/{script}) and continue "
                     f"with 'bench run --resume {store.folder}'")
             store.append(sample)
             taken += 1
