@@ -117,6 +117,17 @@ def _oci_checks() -> list[Check]:
         else:
             checks.append(Check("rootfs", "ok", f"root filesystem of {recipe.tag} not made "
                                 "yet; the first oci run exports or builds it"))
+    from bench.environments import podman
+
+    try:
+        facts_ = podman.engine_facts(podman.connect(timeout=10))
+    except UserError as err:
+        checks.append(Check("podman", "ok", f"{str(err).split(';')[0]} (only podman "
+                            "variants need it)", "sudo scripts/podman-up.sh"))
+    else:
+        checks.append(Check("podman", "ok", f"podman {facts_.get('engine_version')} "
+                            f"answers ({facts_.get('oci_runtime')}, "
+                            f"{facts_.get('network_backend')})"))
     left = oci.leftovers()
     names = [n for v in left.values() for n in v]
     if names:
