@@ -147,8 +147,9 @@ def _workload_dirs(dirs: tuple[str, ...]) -> list[Path]:
                    "full. Default: standard (quick with --quick).")
 @click.option("--variants", "variant_specs", multiple=True, metavar="LIST",
               help="Variants to compare in every workload, e.g. "
-                   "'native,docker,docker[net=host]'. Default: each workload's own matrix "
-                   "(bench list). The baseline is native.")
+                   "'native,docker,docker[net=host]', or 'ladder' (one mechanism added per "
+                   "rung, each step compared with the one before). Default: each workload's "
+                   "own matrix (bench list). The baseline is native.")
 @click.option("--cpus", metavar="LIST",
               help="Measured CPUs, e.g. '1' or '2-3'. Default: all but CPU 0.")
 @click.option("--blocks", type=int, help=f"Blocks per workload (default {DEFAULT_BLOCKS}, "
@@ -449,6 +450,7 @@ def list_command(workload_dirs) -> None:
             continue
         detail = "; ".join(f"{k}={'|'.join(v)}" for k, v in axes.items()) or "no settings"
         console.print(f"  {env}: {escape(detail)}")
+    console.print("variant sets: ladder = " + escape(" -> ".join(suite.VARIANT_SETS["ladder"])))
 
 
 @cli.command("doctor")

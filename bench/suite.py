@@ -430,7 +430,6 @@ ENVIRONMENT_AXES: dict[str, dict[str, tuple[str, ...]]] = {
         "net": ("host", "veth", "none"),  # host's network, own namespace with a veth, none
         "seccomp": ("unconfined", "default"),  # default: the engines' default profile
         "caps": ("default", "all"),  # the engines' default capability set, or all
-        "cgroup": ("own", "inherit"),  # own: a cgroup per sample with cpuset, as engines do
         "quota": (),  # free-form: CFS quota as a fraction of the measured CPUs
         "label": (),
     },
