@@ -162,7 +162,7 @@ def _fallback(value: Any) -> dict[str, Any] | None:
     if not isinstance(value, dict):
         return None
     mapping = _dict(value.get("mapping"))
-    return {"reason": _text(value.get("reason"), "no reason recorded"),
+    return {**value, "reason": _text(value.get("reason"), "no container engine answered"),
             "mapping": {str(k): str(v) for k, v in mapping.items()}}
 
 
@@ -240,15 +240,18 @@ def summarize(loaded: LoadedRun, margin: float | None = None, alpha: float | Non
             str(d) for d in diagnostics.robust_note(comparison, variant, baseline_values, better))
 
     rungs = [r for r in plan.get("ladder") or [] if isinstance(r, str)]
+    fallback = _fallback(run.get("fallback"))
     steps = None
     if rungs:
         matrix = _dict(plan.get("matrix"))
         planned = {str(k): [str(v) for v in vs] for k, vs in matrix.items()
                    if isinstance(vs, list)} if matrix else None
+        ran_as = fallback["mapping"] if fallback else {}  # docker rung -> oci rung
+        stand_ins = {oci: docker for docker, oci in ran_as.items()}
         steps = analyse_ladder(rungs, list(betters.items()),
                                {key: group.values for key, group in groups.items()},
                                margin=margin, alpha=alpha, seed=seed, planned=planned,
-                               sequential=sequential)
+                               sequential=sequential, stand_ins=stand_ins)
 
     warnings = list(loaded.warnings) + list(run.get("warnings", []))
     if run.get("status") != "complete":
@@ -265,5 +268,5 @@ def summarize(loaded: LoadedRun, margin: float | None = None, alpha: float | Non
         correction=correction,
         facts={"host": run.get("host", {}), "engine": run.get("engine", {})},
         ladder=steps,
-        fallback=_fallback(run.get("fallback")),
+        fallback=fallback,
     )

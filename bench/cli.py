@@ -116,9 +116,18 @@ class CliReporter:
 
 def print_summary(summary: analysis.Summary) -> None:
     console.print()
+    banner = terminal.fallback_banner(summary)
+    if banner is not None:  # said first: what ran is not what was asked for
+        console.print(f"[bold yellow]{escape(banner)}[/bold yellow]\n", soft_wrap=True)
     console.print(terminal.summary_table(summary))
     for line in terminal.verdict_lines(summary):
         console.print(f"  {escape(line)}")
+    ladder = terminal.ladder_table(summary)
+    if ladder is not None:
+        console.print()
+        console.print(ladder)
+        for line in terminal.ladder_lines(summary):
+            console.print(f"  {escape(line)}")
     console.print(f"\n[bold]{escape(terminal.headline(summary))}[/bold]")
     warnings = terminal.warning_lines(summary)
     if warnings:
@@ -223,7 +232,8 @@ def run_command(patterns, workload_dirs, suite_name, variant_specs, cpus, blocks
         )
     plan, fallen_back = fallback.resolve(plan)
     if fallen_back:
-        console.print(f"[bold yellow]{escape(fallback.banner(fallen_back))}[/bold yellow]")
+        console.print(f"[bold yellow]{escape(fallback.banner(fallen_back))}[/bold yellow]",
+                      soft_wrap=True)
     console.print(f"[bold]bench run[/bold]: {len(plan.workloads)} workload(s) x "
                   f"{escape(', '.join(v.id for v in plan.variants))}; CPUs "
                   f"{suite.format_cpus(plan.cpus)}; {plan.blocks} blocks + {plan.warmup} "

@@ -6,6 +6,7 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 
+from bench import fallback
 from bench.analysis import Row, Summary
 from bench.stats import Comparison
 
@@ -38,15 +39,11 @@ def verdict_text(comparison: Comparison) -> str:
 
 
 def fallback_banner(summary: Summary) -> str | None:
-    """What the run measured instead of Docker when no engine was usable (say it first),
-    or None when the Docker variants ran in Docker."""
-    fallback = summary.fallback
-    if fallback is None:
+    """What the run measured instead of Docker when no engine was usable, in the words
+    ``bench run`` said it before measuring (say it first); None when Docker ran."""
+    if summary.fallback is None:
         return None
-    mapping = ", ".join(f"{k} -> {v}" for k, v in fallback["mapping"].items())
-    return (f"No container engine was reachable ({fallback['reason']}): the Docker variants "
-            "ran in the daemonless OCI environment (runc) instead"
-            + (f": {mapping}" if mapping else ""))
+    return fallback.banner(summary.fallback).rstrip(": ")
 
 
 def _value(value: float | None) -> str:

@@ -278,7 +278,7 @@ LADDER_FACTS = """(() => {
     steps: section ? section.querySelectorAll('tr[data-verdict]').length : 0,
     cibars: section ? section.querySelectorAll('svg.cibar').length : 0,
     banner: banner ? banner.textContent : '',
-    first: document.body.innerText.indexOf('No container engine was reachable'),
+    first: document.body.innerText.indexOf('daemonless OCI environment'),
     headline: document.body.innerText.indexOf(
       (document.querySelector('#headline') || {}).textContent || '@@none@@'),
     text: section ? section.innerText : '',
