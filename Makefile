@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 # Docker variants fall back to the daemonless oci environment (runc), and say so.
 quick: venv
 	scripts/engine-up.sh && $(BIN)/bench image build || \
-	  echo "make quick: no Docker engine; bench run falls back to the daemonless oci environment"
+	  echo "make quick: engine set-up or image build failed (above); without an engine, bench run falls back to the daemonless oci environment"
 	$(BIN)/bench run --quick
 
 test: venv engine
