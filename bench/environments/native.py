@@ -80,7 +80,8 @@ class NativeEnvironment(Environment):
                 data: str | None = None) -> Sample:
         if workload.two_role:
             return roles.two_role_sample(
-                workload, self.variant, ctx, roles.start_native_server,
+                workload, self.variant, ctx,
+                lambda w, c: roles.start_native_server(w, c, self.own_cgroup),
                 lambda argv, server, ctx, timeout: roles.run_native(
                     argv, ctx.client_cpus or ctx.cpus, timeout))
         if workload.uses_data and data is None:

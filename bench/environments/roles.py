@@ -22,6 +22,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from bench.environments.base import (
     WORKDIR,
@@ -32,6 +33,7 @@ from bench.environments.base import (
     now,
     wrap,
 )
+from bench.metrics import OwnCgroup
 from bench.results import Sample
 from bench.suite import Variant, Workload
 
@@ -110,18 +112,34 @@ def run_native(argv: list[str], cpus: tuple[int, ...], timeout: float) -> RawRes
                      f"pid:{proc.pid}", error)
 
 
-def start_native_server(workload: Workload, ctx: SampleContext) -> Server:
-    """The server as a native process on loopback, pinned to the measured CPUs."""
+def start_native_server(workload: Workload, ctx: SampleContext,
+                        own_cgroup: bool = False) -> Server:
+    """The server as a native process on loopback, pinned to the measured CPUs; with
+    ``own_cgroup`` (native[cgroup=own]) in a fresh cgroup of its own, as a container's."""
     assert workload.server is not None
     port = free_port()
     argv = wrap(workload.argv(len(ctx.cpus), ctx.quick, command=workload.server.command,
                               port=str(port), bind="127.0.0.1"))
+    group = OwnCgroup(f"{ctx.run_id}-{ctx.seq}", ctx.cpus) if own_cgroup else None
     out = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop()
     err = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop()
     cpus = set(ctx.cpus)
-    proc = subprocess.Popen(argv, stdout=out, stderr=err, env=dict(WORKLOAD_ENV), cwd=WORKDIR,
-                            start_new_session=True,
-                            preexec_fn=lambda: os.sched_setaffinity(0, cpus))
+
+    def child_setup() -> None:
+        # As native's single-role samples: into the cgroup first, then pinned.
+        if group is not None:
+            group.join()
+        os.sched_setaffinity(0, cpus)
+
+    try:
+        proc = subprocess.Popen(argv, stdout=out, stderr=err, env=dict(WORKLOAD_ENV),
+                                cwd=WORKDIR, start_new_session=True, preexec_fn=child_setup)
+    except BaseException:
+        out.close()
+        err.close()
+        if group is not None:
+            group.remove()
+        raise
     started_at, start = now()
 
     def stop() -> RawResult:
@@ -138,8 +156,13 @@ def start_native_server(workload: Workload, ctx: SampleContext) -> Server:
             handle.seek(0)
             texts.append(handle.read().decode(errors="replace"))
             handle.close()
+        extra: dict[str, Any] = {}
+        if group is not None:
+            extra["server_cgroup"] = group.group.path
+            with contextlib.suppress(OSError):
+                group.remove()
         return RawResult(proc.returncode, texts[0], texts[1], now()[1] - start, started_at,
-                         f"pid:{proc.pid}")
+                         f"pid:{proc.pid}", extra=extra)
 
     return Server("127.0.0.1", port, f"pid:{proc.pid}", lambda: proc.poll() is None, stop)
 

@@ -24,7 +24,8 @@ def ctx(run_id: str, seq: int = 0) -> SampleContext:
                          client_cpus=(cpus[0],))
 
 
-@pytest.mark.parametrize("spec", ["native", "docker", "docker[net=host]",
+@pytest.mark.parametrize("spec", ["native", "native[cgroup=own]", "docker",
+                                  "docker[net=host]", "docker[port=direct]",
                                   "docker[net=container]"])
 def test_redis_server_under_test_client_pinned(spec, client, bench_image):
     run_id = f"it-roles-{abs(hash(spec)) % 10_000}"
@@ -41,11 +42,28 @@ def test_redis_server_under_test_client_pinned(spec, client, bench_image):
     assert sample.affinity == [suite.online_cpus()[-1]]  # the server's own, from its probe
     assert sample.extra["client_cpus"] == [suite.online_cpus()[0]]
     host = ipaddress.ip_address(sample.extra["server"]["host"])
-    if spec == "docker[net=container]":
+    if spec in ("docker[net=container]", "docker[port=direct]"):
         assert host.is_private and not host.is_loopback  # the run's own container
     else:
         assert host.is_loopback
+    if spec == "native[cgroup=own]":  # the server under test in a cgroup of its own
+        assert sample.extra["server_cgroup"] == f"/bench/{run_id}-0"
     assert not any(engine.leftovers(client, run_id).values())
+
+
+def test_native_server_in_its_own_cgroup_while_it_runs():
+    """native[cgroup=own] puts the server, not only single-role workloads, in the cgroup."""
+    from pathlib import Path
+
+    server = roles.start_native_server(redis_get(), ctx("it-roles-cg", 7), own_cgroup=True)
+    try:
+        pid = int(server.instance.split(":")[1])
+        assert roles.wait_ready(server.host, server.port, 10, server.alive) is None
+        assert "/bench/it-roles-cg-7" in Path(f"/proc/{pid}/cgroup").read_text()
+    finally:
+        raw = server.stop()
+    assert raw.extra["server_cgroup"] == "/bench/it-roles-cg-7"
+    assert not list(Path("/sys/fs/cgroup").glob("*/bench/it-roles-cg-7"))
 
 
 def test_every_network_workload_uses_only_loopback_or_own_containers(client, bench_image):
