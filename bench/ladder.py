@@ -185,7 +185,12 @@ def analyse(rungs: Sequence[str], workloads: Sequence[tuple[str, str]],
     out = []
     for name, better, first, raw in climbs:
         total = raw[-1]["cumulative"]
-        steps = tuple(Step(**s, share=_share(s["comparison"], total)) for s in raw)
+        # Shares of the total only read as such when no step gives time back (the ladder
+        # removes mechanisms too, e.g. the user namespace before docker[net=host]).
+        mixed = any(s["comparison"] is not None and s["comparison"].verdict == "faster"
+                    for s in raw)
+        steps = tuple(Step(**s, share=None if mixed else _share(s["comparison"], total))
+                      for s in raw)
         out.append(WorkloadLadder(name, better, first, steps, total,
                                   attribution(name, total, steps)))
     return Ladder(rungs, descriptions, tuple(out), margin, alpha, len(pending),

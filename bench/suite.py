@@ -443,16 +443,23 @@ ENVIRONMENT_AXES: dict[str, dict[str, tuple[str, ...]]] = {
 _VARIANT_RE = re.compile(r"^([a-z]+)(?:\[(.*)\])?$")
 
 #: ``--variants ladder``: from a native process to a Docker container with a published
-#: port, one mechanism added per rung. Each rung is compared with the rung before it
-#: (bench.ladder), so each step's added overhead gets its own confidence interval.
+#: port, one change per rung. Each rung is compared with the rung before it (bench.ladder),
+#: so each step's added overhead gets its own confidence interval. Docker uses neither a
+#: user namespace nor a veth of its own on the host network, so the ladder takes those off
+#: again (on the oci side) before the engine's step, which then adds only the engine's own
+#: mechanisms.
 LADDER: tuple[tuple[str, str], ...] = (
     ("native", "native process"),
     ("native[cgroup=own]", "+ cgroup of its own (cpuset)"),
-    ("oci", "+ pid, mount, ipc, uts namespaces (runc, no daemon)"),
+    ("oci", "+ pid, mount, ipc, uts, cgroup namespaces, the image's read-only root, "
+            "Docker's capability set and masked paths (runc, no daemon)"),
     ("oci[userns=on]", "+ user namespace"),
     ("oci[userns=on,net=veth]", "+ network namespace with a veth pair"),
     ("oci[userns=on,net=veth,seccomp=default]", "+ default seccomp profile"),
-    ("docker[net=host]", "docker, host network (engine, overlay root, no userns)"),
+    ("oci[seccomp=default]", "- user namespace, - veth: the host's network again, as "
+                             "docker[net=host] has"),
+    ("docker[net=host]", "+ the Docker engine: containerd-shim, overlay root, Docker's own "
+                         "seccomp profile, AppArmor where enabled"),
     ("docker[port=direct]", "+ bridge network, client at the container's address"),
     ("docker", "+ published port on 127.0.0.1 (userland proxy / NAT)"),
 )

@@ -153,14 +153,16 @@ def test_adaptive_ladder_runs_use_group_sequential_steps(tmp_path):
 # ------------------------------------------------------------------- pure ladder function
 
 
-def redis_like(total_blocks=12, seed=3):
-    """Values of the real ladder's rungs for one workload: +5% at the veth step and +24%
-    at the published port, nothing elsewhere."""
+def redis_like(total_blocks=12, seed=3, give_back=True):
+    """Values of the real ladder's rungs for one workload: +5% at the veth step, given back
+    when the ladder leaves the veth again, and +24% at the published port."""
     rng = np.random.default_rng(seed)
     costs = {rung: 1.0 for rung in suite.VARIANT_SETS["ladder"]}
     factor = 1.0
     for rung in suite.VARIANT_SETS["ladder"]:
-        factor *= {"oci[userns=on,net=veth]": 1.05, "docker": 1.24}.get(rung, 1.0)
+        factor *= {"oci[userns=on,net=veth]": 1.05,
+                   "oci[seccomp=default]": 1 / 1.05 if give_back else 1.0,
+                   "docker": 1.24}.get(rung, 1.0)
         costs[rung] = factor
     return {("app.redis-get", rung): {b: 1e5 / (cost * math.exp(rng.normal(0, 0.005)))
                                      for b in range(total_blocks)}
@@ -180,9 +182,16 @@ def test_real_ladder_words_in_the_attribution():
     assert text.startswith(f"app.redis-get: {w.total * 100:+.1f}% total; ")
     port = text.index("at '+ published port on 127.0.0.1 (userland proxy / NAT)'")
     veth = text.index("at '+ network namespace with a veth pair'")
-    assert port < veth  # largest first
+    back = text.index("at '- user namespace, - veth")
+    assert port < veth and port < back  # largest first
+    assert "(faster)" in text[back:]
     assert text.endswith("; other steps: 6 equivalent")
-    assert sum(s.share for s in overhead) == pytest.approx(1.0, abs=0.03)
+    # A step gives time back: shares of the total would add up past 100%, so none.
+    assert all(s.share is None for s in w.steps)
+    again = ladder.analyse(rungs, [("app.redis-get", "higher")], redis_like(give_back=False),
+                           margin=0.02, alpha=0.05, seed=1).workloads[0]
+    shares = [s.share for s in again.steps if s.verdict == "overhead"]
+    assert len(shares) == 2 and sum(shares) == pytest.approx(1.0, abs=0.03)
 
 
 def test_rungs_without_data_are_stepped_over_and_too_few_blocks_say_so():
@@ -213,7 +222,9 @@ def test_a_fallback_ladder_describes_what_each_stand_in_really_changes():
                             stand_ins={oci: docker for docker, oci in mapping.items()})
     adds = {s.rung: s.adds for s in result.workloads[0].steps}
     assert adds[mapping["docker"]] == "+ label=docker (stands in for docker)"
-    assert adds[mapping["docker[port=direct]"]] == "+ net=veth (stands in for docker[port=direct])"
+    # docker[net=host]'s stand-in is the ladder's oci[seccomp=default] plus a label
+    assert adds[mapping["docker[port=direct]"]] == (
+        "+ net=veth, without label=docker-net-host (stands in for docker[port=direct])")
     assert "published port" not in " ".join(adds.values())
     assert adds["oci[userns=on]"] == "+ user namespace"
 
