@@ -481,16 +481,28 @@ def doctor_command() -> None:
 @click.option("--run", "run_id", metavar="RUN_ID", help="Only what this run created.")
 @click.option("--images", is_flag=True, help="Also remove benchmark images of older recipes.")
 def clean_command(run_id, images) -> None:
-    """Remove containers, networks and volumes the project left behind (the engine's, and
-    the oci environment's runc containers and network namespaces)."""
-    from bench.environments import oci
+    """Remove containers, networks and volumes the project left behind: Docker's, podman's
+    (when its service answers), and the oci environment's runc containers, network
+    namespaces and cgroups."""
+    from bench.environments import oci, podman
 
     left = oci.leftovers(run_id)
     removed = oci.remove_leftovers(run_id)
     for kind, names in left.items():
         for name in names:
-            console.print(f"removed runc {'container' if kind == 'containers' else kind} "
-                          f"{escape(name)}")
+            what = {"containers": "runc container", "netns": "network namespace",
+                    "cgroups": "cgroup"}[kind]
+            console.print(f"removed {what} {escape(name)}")
+    try:
+        podman_client = podman.connect(timeout=10)
+    except UserError:
+        podman_client = None  # no podman service: nothing of ours can be in it
+    if podman_client is not None:
+        left = engine.leftovers(podman_client, run_id)
+        removed += engine.remove_leftovers(podman_client, run_id)
+        for kind, names in left.items():
+            for name in names:
+                console.print(f"removed podman {kind[:-1]} {escape(name)}")
     try:
         client = engine.connect(timeout=10)
     except UserError as err:

@@ -234,6 +234,9 @@ def _measure(plan: Plan, store: RunStore, run_doc: dict[str, Any], steps: list[s
                 reporter.stage("root filesystem of the image for the oci variants")
                 root = image.ensure_rootfs(recipe, client, progress=reporter.stage)
                 run_doc["oci"] = {"root_filesystem": str(root), "tag": recipe.tag}
+                from bench.environments import oci
+
+                oci.remove_leftovers(store.run_id)  # a resumed run's, after a hard kill
             if any(v.env == "podman" for v in plan.variants):
                 from bench.environments import podman
 

@@ -8,9 +8,9 @@ mechanism is a switch of that config (settings in ``bench.suite.ENVIRONMENT_AXES
   runc needs it to enter the root filesystem);
 - ``userns=on``: a user namespace, container root mapped to unprivileged host IDs
   (``USERNS_HOST_ID`` and up);
-- ``net``: ``host`` (the host's network namespace), ``veth`` (a namespace of the run's
-  own, joined to the host by a veth pair with a /30 of ``VETH_NET``), ``none`` (loopback
-  only);
+- ``net``: ``host`` (the host's network namespace), ``veth`` (a fresh namespace per
+  sample, as an engine makes per container, joined to the host by a veth pair with a /30 of
+  ``VETH_NET``; made before the timed region), ``none`` (loopback only);
 - ``seccomp=default``: the engines' default profile (containers-common's
   ``seccomp.json``, derived from Docker's) converted to the OCI form for the capabilities
   granted; ``unconfined`` by default;
@@ -29,6 +29,7 @@ Containers live in runc's state directory ``RUNTIME_ROOT`` (not the system one),
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -37,6 +38,7 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -200,13 +202,9 @@ class OciEnvironment(Environment):
         self.userns = variant.setting("userns") == "on"
         self.caps = bounding_caps() if variant.setting("caps") == "all" else DEFAULT_CAPS
         self.seccomp: dict[str, Any] | None = None
-        digest = hashlib.sha256(f"{run_id}/{variant.id}".encode()).digest()
-        self.tag = digest[:3].hex()
-        self.netns = f"bench-{run_id}-{self.tag}"[:60]
-        self.veth = (f"bh{self.tag}", f"bc{self.tag}")
-        #: The /30 of net=veth: network, host side (+1), container side (+2).
-        self.subnet = f"{VETH_NET}.{digest[3]}.{digest[4] // 4 * 4}"
-        self._netns_made = False
+        if self.userns and "off" in (variant.setting("pid"), variant.setting("ipc")):
+            raise UserError(f"--variants: '{variant.id}': a user namespace needs its own pid "
+                            "and ipc namespaces (/proc and mqueue are mounted inside it)")
         quota = variant.setting("quota")
         try:
             self.quota = float(quota) if quota else None
@@ -240,41 +238,42 @@ class OciEnvironment(Environment):
                 raise UserError(f"cannot read the default seccomp profile "
                                 f"{SECCOMP_PROFILE}: {err}") from None
             self.seccomp = seccomp_config(profile, self.caps)
+        for workload in workloads:
+            # Disk workloads write to their {data} directory, a bind mount here: fine.
+            if not workload.read_only_root and not workload.uses_data:
+                raise UserError(f"{workload.source}: read_only_root = false: oci variants "
+                                "share one read-only root filesystem; run it in docker")
         RUNTIME_ROOT.mkdir(parents=True, exist_ok=True)
         BUNDLES.mkdir(parents=True, exist_ok=True)
-        if self.net == "veth":
-            self._make_veth()
 
-    def _make_veth(self) -> None:
-        """The run's network namespace and a veth pair: host side .1, container side .2."""
-        host_if, peer = self.veth
-        self._netns_made = True
-        for argv in (["ip", "netns", "add", self.netns],
-                     ["ip", "link", "add", host_if, "type", "veth", "peer", "name", peer,
-                      "netns", self.netns],
-                     ["ip", "addr", "add", f"{self._address(1)}/30", "dev", host_if],
-                     ["ip", "link", "set", host_if, "up"],
-                     ["ip", "-n", self.netns, "addr", "add", f"{self.container_address}/30",
-                      "dev", peer],
-                     ["ip", "-n", self.netns, "link", "set", peer, "up"],
-                     ["ip", "-n", self.netns, "link", "set", "lo", "up"]):
-            result = subprocess.run(argv, capture_output=True, text=True, check=False)
-            if result.returncode != 0:
-                raise UserError(f"cannot set up the veth network ({' '.join(argv)}): "
-                                f"{result.stderr.strip()}")
+    # --- net=veth ----------------------------------------------------------------------
 
-    def _address(self, offset: int) -> str:
-        base, last = self.subnet.rsplit(".", 1)
-        return f"{base}.{int(last) + offset}"
+    def veth(self, cid: str) -> Veth:
+        """The sample's network namespace, veth pair and /30 (names from the container id)."""
+        digest = hashlib.sha256(cid.encode()).digest()
+        tag = digest[:3].hex()
+        return Veth(f"{cid}-net"[:60], f"bh{tag}", f"bc{tag}",
+                    f"{VETH_NET}.{digest[3]}.{digest[4] // 4 * 4}")
 
-    @property
-    def container_address(self) -> str:
-        return self._address(2)
+    @contextlib.contextmanager
+    def _network(self, cid: str) -> Iterator[Veth | None]:
+        """net=veth: a fresh namespace and veth pair for one sample, removed after it."""
+        if self.net != "veth":
+            yield None
+            return
+        veth = self.veth(cid)
+        veth.remove()  # what a killed run left under the same name
+        try:
+            veth.make()
+            yield veth
+        finally:
+            veth.remove()
 
     # --- the bundle --------------------------------------------------------------------
 
     def config(self, argv: list[str], cid: str, cpus: tuple[int, ...],
-               data: str | None = None, read_only: bool = True) -> dict[str, Any]:
+               data: str | None = None, read_only: bool = True,
+               veth: Veth | None = None) -> dict[str, Any]:
         """The bundle's config.json: the OCI runtime spec with this variant's switches."""
         assert self.root is not None
         namespaces: list[dict[str, str]] = [{"type": "mount"}]
@@ -282,7 +281,8 @@ class OciEnvironment(Environment):
             if self.variant.setting(axis, "on") == "on":
                 namespaces.append({"type": kind})
         if self.net == "veth":
-            namespaces.append({"type": "network", "path": f"/run/netns/{self.netns}"})
+            name = (veth or self.veth(cid)).netns
+            namespaces.append({"type": "network", "path": f"/run/netns/{name}"})
         elif self.net == "none":
             namespaces.append({"type": "network"})
         namespaces.append({"type": "cgroup"})
@@ -367,9 +367,11 @@ class OciEnvironment(Environment):
         self._runc("delete", "--force", cid)
         shutil.rmtree(BUNDLES / cid, ignore_errors=True)
 
-    def _start(self, argv: list[str], cid: str, cpus: tuple[int, ...], out: Any, err: Any,
-               data: str | None = None, read_only: bool = True) -> subprocess.Popen[bytes]:
-        bundle = self._bundle(cid, self.config(argv, cid, cpus, data, read_only))
+    def _start(self, cid: str, out: Any, err: Any) -> subprocess.Popen[bytes]:
+        """``runc run`` of the bundle written for ``cid`` (a leftover of that name, from a
+        killed run, is removed first)."""
+        self._runc("delete", "--force", cid)
+        bundle = BUNDLES / cid
         return subprocess.Popen(
             [self.runc, "--root", str(RUNTIME_ROOT), "run", "--keep", "--bundle", str(bundle),
              "--pid-file", str(bundle / "pid"), cid],
@@ -390,20 +392,21 @@ class OciEnvironment(Environment):
     def _run(self, argv: list[str], cid: str, cpus: tuple[int, ...], timeout: float,
              sampling: SamplingConfig | None = None, data: str | None = None,
              read_only: bool = True) -> RawResult:
-        """One container from start to exit; always removed."""
-        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        """One container from start to exit; always removed. The bundle and the network
+        are made before the timed region, as an engine's are before ``start``."""
+        with (tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err,
+              self._network(cid) as veth):
             try:
-                return self._run_in(argv, cid, cpus, timeout, sampling, data, read_only,
-                                    out, err)
+                self._bundle(cid, self.config(argv, cid, cpus, data, read_only, veth))
+                return self._run_in(cid, cpus, timeout, sampling, out, err)
             finally:
                 self._remove(cid)
 
-    def _run_in(self, argv: list[str], cid: str, cpus: tuple[int, ...], timeout: float,
-                sampling: SamplingConfig | None, data: str | None, read_only: bool,
-                out: Any, err: Any) -> RawResult:
+    def _run_in(self, cid: str, cpus: tuple[int, ...], timeout: float,
+                sampling: SamplingConfig | None, out: Any, err: Any) -> RawResult:
         started_at, start = now()
         try:
-            proc = self._start(argv, cid, cpus, out, err, data, read_only)
+            proc = self._start(cid, out, err)
         except OSError as exc:
             return RawResult(None, "", "", 0.0, started_at, "", f"cannot run runc: {exc}")
         watch = error = None
@@ -414,15 +417,12 @@ class OciEnvironment(Environment):
             try:
                 code = proc.wait(timeout=max(0.1, timeout - (now()[1] - start)))
             except subprocess.TimeoutExpired:
-                self._runc("kill", cid, "KILL")
-                code = proc.wait(timeout=30)
+                code = self._kill(cid, proc)
                 error = f"timed out after {timeout:g} s"
             wall = now()[1] - start
             metrics = watch.finish() if watch is not None else {}
         except BaseException:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+            self._kill(cid, proc)
             raise
         finally:
             if watch is not None:
@@ -436,6 +436,17 @@ class OciEnvironment(Environment):
         return RawResult(code, texts[0], texts[1], wall, started_at, f"runc:{cid}", error,
                          extra=metrics)
 
+    def _kill(self, cid: str, proc: subprocess.Popen[bytes]) -> int | None:
+        """Stop a running container: runc kill (so runc still tears it down), then, if runc
+        itself does not end, SIGKILL to its process group."""
+        self._runc("kill", cid, "KILL")
+        try:
+            return proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            return proc.wait()
+
     def execute(self, workload: Workload, ctx: SampleContext) -> Sample:
         cid = f"bench-{ctx.run_id}-{ctx.seq}"
         if workload.two_role:
@@ -443,7 +454,8 @@ class OciEnvironment(Environment):
                 workload, self.variant, ctx, self._start_server,
                 lambda argv, server, ctx, timeout: roles.run_native(
                     argv, ctx.client_cpus or ctx.cpus, timeout),
-                lambda: {self.container_address} if self.net == "veth" else set())
+                lambda: {self.veth(f"{cid}-server").container} if self.net == "veth"
+                else set())
         data = None
         if workload.uses_data:
             try:
@@ -471,42 +483,40 @@ class OciEnvironment(Environment):
         assert workload.server is not None
         role = workload.server
         cid = f"bench-{ctx.run_id}-{ctx.seq}-server"
-        if self.net == "veth":
-            host, port, values = self.container_address, role.port, {
-                "port": str(role.port), "bind": "0.0.0.0"}
-        else:
-            port = roles.free_port()
-            host, values = "127.0.0.1", {"port": str(port), "bind": "127.0.0.1"}
-        argv = wrap(workload.argv(len(ctx.cpus), ctx.quick, command=role.command, **values))
-        out = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop()
-        err = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop()
-        started_at, start = now()
+        stack = contextlib.ExitStack()
+        out = stack.enter_context(tempfile.TemporaryFile())  # noqa: SIM115 - stop() closes
+        err = stack.enter_context(tempfile.TemporaryFile())  # noqa: SIM115 - stop() closes
         try:
-            proc = self._start(argv, cid, ctx.cpus, out, err)
+            veth = stack.enter_context(self._network(cid))
+            stack.callback(self._remove, cid)  # the container goes before its network
+            if veth is not None:
+                host, port, values = veth.container, role.port, {
+                    "port": str(role.port), "bind": "0.0.0.0"}
+            else:
+                port = roles.free_port()
+                host, values = "127.0.0.1", {"port": str(port), "bind": "127.0.0.1"}
+            argv = wrap(workload.argv(len(ctx.cpus), ctx.quick, command=role.command,
+                                      **values))
+            self._bundle(cid, self.config(argv, cid, ctx.cpus, veth=veth))
+            started_at, start = now()
+            proc = self._start(cid, out, err)
         except BaseException:
-            out.close()
-            err.close()
-            self._remove(cid)
+            stack.close()
             raise
 
         def stop() -> RawResult:
-            try:
+            with stack:
                 self._runc("kill", cid, "TERM")
                 try:
                     code = proc.wait(timeout=10)
                 except subprocess.TimeoutExpired:
-                    self._runc("kill", cid, "KILL")
-                    code = proc.wait(timeout=30)
+                    code = self._kill(cid, proc)
                 texts = []
                 for handle in (out, err):
                     handle.seek(0)
                     texts.append(handle.read().decode(errors="replace"))
                 return RawResult(code, texts[0], texts[1], now()[1] - start, started_at,
                                  f"runc:{cid}")
-            finally:
-                self._remove(cid)
-                out.close()
-                err.close()
 
         return roles.Server(host, port, f"runc:{cid}", lambda: proc.poll() is None, stop)
 
@@ -540,9 +550,9 @@ class OciEnvironment(Environment):
             if self.userns else "none",
             "network": {"host": "the host's network namespace",
                         "none": "own namespace, loopback only",
-                        "veth": f"namespace {self.netns}, veth {self.veth[0]} "
-                                f"{self.subnet}/30, container at {self.container_address}"
-                        }[self.net],
+                        "veth": "a fresh namespace per sample (made before the timed region), "
+                                f"joined to the host by a veth pair with a /30 of "
+                                f"{VETH_NET}.0.0/16"}[self.net],
             "seccomp": f"default ({SECCOMP_PROFILE})" if self.seccomp else "unconfined",
             "capabilities": "docker default" if self.caps == DEFAULT_CAPS
             else f"all of the harness's bounding set ({len(self.caps)})",
@@ -553,10 +563,44 @@ class OciEnvironment(Environment):
 
     def teardown(self) -> None:
         remove_leftovers(self.run_id)
-        if self._netns_made:
-            subprocess.run(["ip", "link", "del", self.veth[0]], capture_output=True, check=False)
-            subprocess.run(["ip", "netns", "del", self.netns], capture_output=True, check=False)
-            self._netns_made = False
+
+
+@dataclasses.dataclass(frozen=True)
+class Veth:
+    """One sample's network namespace and veth pair: host side .1, container side .2."""
+
+    netns: str
+    host_if: str
+    peer: str
+    subnet: str  # the /30's network address
+
+    def _address(self, offset: int) -> str:
+        base, last = self.subnet.rsplit(".", 1)
+        return f"{base}.{int(last) + offset}"
+
+    @property
+    def container(self) -> str:
+        return self._address(2)
+
+    def make(self) -> None:
+        for argv in (["ip", "netns", "add", self.netns],
+                     ["ip", "link", "add", self.host_if, "type", "veth", "peer", "name",
+                      self.peer, "netns", self.netns],
+                     ["ip", "addr", "add", f"{self._address(1)}/30", "dev", self.host_if],
+                     ["ip", "link", "set", self.host_if, "up"],
+                     ["ip", "-n", self.netns, "addr", "add", f"{self.container}/30", "dev",
+                      self.peer],
+                     ["ip", "-n", self.netns, "link", "set", self.peer, "up"],
+                     ["ip", "-n", self.netns, "link", "set", "lo", "up"]):
+            result = subprocess.run(argv, capture_output=True, text=True, check=False)
+            if result.returncode != 0:
+                raise OSError(f"cannot set up the veth network ({' '.join(argv)}): "
+                              f"{result.stderr.strip()}")
+
+    def remove(self) -> None:
+        """Both ends go with the namespace; the host end is removed too if it stayed."""
+        subprocess.run(["ip", "netns", "del", self.netns], capture_output=True, check=False)
+        subprocess.run(["ip", "link", "del", self.host_if], capture_output=True, check=False)
 
 
 def _resolve_in(root: Path, path: Path) -> Path | None:
@@ -571,10 +615,10 @@ def _resolve_in(root: Path, path: Path) -> Path | None:
 
 
 def leftovers(run_id: str | None = None) -> dict[str, list[str]]:
-    """The project's runc containers, network namespaces and veth links (of one run, or
-    of every run)."""
+    """The project's runc containers, network namespaces and container cgroups (of one
+    run, or of every run)."""
     prefix = f"bench-{run_id}-" if run_id else "bench-"
-    found: dict[str, list[str]] = {"containers": [], "netns": []}
+    found: dict[str, list[str]] = {"containers": [], "netns": [], "cgroups": []}
     if RUNTIME_ROOT.is_dir() and shutil.which("runc"):
         result = subprocess.run(["runc", "--root", str(RUNTIME_ROOT), "list", "-q"],
                                 capture_output=True, text=True, check=False)
@@ -582,6 +626,11 @@ def leftovers(run_id: str | None = None) -> dict[str, list[str]]:
     with contextlib.suppress(OSError):
         found["netns"] = sorted(p.name for p in Path("/run/netns").iterdir()
                                 if p.name.startswith(prefix))
+    # A container killed while runc was still making it can leave its cgroup behind.
+    parent = CGROUP_PARENT.strip("/")
+    found["cgroups"] = sorted({str(p) for pattern in (f"*/{parent}/{prefix}*",
+                                                      f"{parent}/{prefix}*")
+                               for p in Path("/sys/fs/cgroup").glob(pattern) if p.is_dir()})
     return found
 
 
@@ -593,9 +642,12 @@ def remove_leftovers(run_id: str | None = None) -> int:
                        capture_output=True, check=False)
     for name in left["netns"]:
         subprocess.run(["ip", "netns", "del", name], capture_output=True, check=False)
+    for path in left["cgroups"]:
+        with contextlib.suppress(OSError):  # only empty ones go; runc removed the rest
+            Path(path).rmdir()
     prefix = f"bench-{run_id}-" if run_id else "bench-"
     with contextlib.suppress(OSError):
         for bundle in BUNDLES.iterdir():
             if bundle.name.startswith(prefix):
                 shutil.rmtree(bundle, ignore_errors=True)
-    return len(left["containers"]) + len(left["netns"])
+    return sum(len(names) for names in left.values())

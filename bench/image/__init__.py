@@ -12,6 +12,7 @@ The host gets the same packages from the same code (:func:`ensure_host_packages`
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -193,6 +194,17 @@ def ensure_rootfs(recipe: Recipe, client: Any = None, progress: Progress = _quie
     if os.geteuid() != 0:
         raise UserError("making the benchmark root filesystem needs root; run "
                         "'sudo bench image build'")
+    ROOTFS_DIR.mkdir(parents=True, exist_ok=True)
+    # One maker at a time (two runs starting together): the second waits, then finds it.
+    with open(ROOTFS_DIR / f".{recipe.digest[:16]}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if rootfs_present(recipe):
+            return root
+        _make_rootfs(recipe, root, client, progress)
+    return root
+
+
+def _make_rootfs(recipe: Recipe, root: Path, client: Any, progress: Progress) -> None:
     top = root.parent
     shutil.rmtree(top, ignore_errors=True)  # an incomplete attempt
     top.mkdir(parents=True)
@@ -206,7 +218,6 @@ def ensure_rootfs(recipe: Recipe, client: Any = None, progress: Progress = _quie
     except BaseException:
         shutil.rmtree(top, ignore_errors=True)
         raise
-    return root
 
 
 def _export(client: Any, recipe: Recipe, root: Path, progress: Progress) -> None:

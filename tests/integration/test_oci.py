@@ -134,7 +134,10 @@ def test_two_role_redis_in_oci(spec, recipe, measured_cpu):
     else:
         assert sample.extra["server"]["host"] == "127.0.0.1"
     no_leftovers("it-oci-redis")
-    assert not Path(f"/run/netns/{env.netns}").exists()
+    veth = env.veth("bench-it-oci-redis-0-server")
+    assert not Path(f"/run/netns/{veth.netns}").exists()
+    assert subprocess.run(["ip", "link", "show", veth.host_if],
+                          capture_output=True).returncode != 0
 
 
 def test_disk_workload_writes_to_its_data_directory_under_userns(recipe):
@@ -186,3 +189,22 @@ def test_runc_failure_is_a_failed_sample_with_runcs_reason(recipe, monkeypatch):
     listed = subprocess.run(["runc", "--root", str(oci.RUNTIME_ROOT), "list", "-q"],
                             capture_output=True, text=True).stdout.split()
     assert not [c for c in listed if c.startswith("bench-it-oci-bad-")]
+
+
+def test_a_hard_killed_runs_leftovers_do_not_block_the_same_samples_again(recipe):
+    """After a SIGKILL of the harness, --resume takes the same container ids and network
+    names again: what the killed run left is removed first, not an error."""
+    env = make("oci[net=veth]", recipe, "it-oci-stale")
+    workload = probe("sleep 60", r"(\d+)")
+    env.prepare([workload])
+    cid = "bench-it-oci-stale-0"
+    env.veth(cid).make()  # as left by the killed run, with its container
+    env._bundle(cid, env.config(["sleep", "60"], cid, (0,), veth=env.veth(cid)))
+    stale = env._start(cid, subprocess.DEVNULL, subprocess.DEVNULL)
+    try:
+        sample = env.execute(probe("echo ok 5", r"ok (\d)"), ctx("it-oci-stale", (0,)))
+    finally:
+        stale.wait(timeout=30)
+        env.teardown()
+    assert sample.ok and sample.value == 5, sample.error
+    no_leftovers("it-oci-stale")

@@ -43,18 +43,30 @@ def test_each_switch_changes_only_its_part_of_the_config():
                                              "size": oci.USERNS_SIZE}]
     sysfs = next(m for m in user["mounts"] if m["destination"] == "/sys")
     assert sysfs["type"] == "none" and "rbind" in sysfs["options"]  # no netns of its own
-    veth = env("oci[net=veth]")
-    net = next(n for n in veth.config(["true"], "c", (1,))["linux"]["namespaces"]
-               if n["type"] == "network")
-    assert net["path"] == f"/run/netns/{veth.netns}"
-    assert veth.container_address.startswith(oci.VETH_NET + ".")
+    veth_env = env("oci[net=veth]")
+    veth = veth_env.veth("bench-r1-4")
+    net = next(n for n in veth_env.config(["true"], "bench-r1-4", (1,), veth=veth)["linux"]
+               ["namespaces"] if n["type"] == "network")
+    assert net["path"] == f"/run/netns/{veth.netns}" and veth.netns.startswith("bench-r1-4")
+    assert veth.container.startswith(oci.VETH_NET + ".")
+    assert len(veth.host_if) <= 15 and veth != veth_env.veth("bench-r1-5")  # one per sample
     none = env("oci[net=none]").config(["true"], "c", (1,))
     assert {"type": "network"} in none["linux"]["namespaces"]
     quota = env("oci[quota=0.5]").config(["true"], "c", (1, 2))
     assert quota["linux"]["resources"]["cpu"] == {"cpus": "1-2", "period": 100000,
                                                   "quota": 100000}
+    filtered = env("oci[seccomp=default]")
+    filtered.seccomp = oci.seccomp_config(PROFILE, oci.DEFAULT_CAPS)  # as prepare() does
+    with_seccomp = filtered.config(["true"], "c", (1,))
+    assert with_seccomp["linux"]["seccomp"]["defaultAction"] == "SCMP_ACT_ERRNO"
     for key in ("process", "root", "mounts"):
-        assert base[key] == env("oci[seccomp=default]").config(["true"], "c", (1,))[key]
+        assert base[key] == with_seccomp[key]
+    assert {k: v for k, v in with_seccomp["linux"].items() if k != "seccomp"} == base["linux"]
+
+
+def test_settings_that_cannot_work_together_are_refused():
+    with pytest.raises(UserError, match="needs its own pid"):
+        env("oci[userns=on,pid=off]")
 
 
 def test_bad_quota_is_a_clear_error():
