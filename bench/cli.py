@@ -230,7 +230,7 @@ def run_command(patterns, workload_dirs, suite_name, variant_specs, cpus, blocks
             min_blocks=min_blocks, budget_s=suite.parse_duration(budget) if budget else None,
             matrix=matrix, ladder=suite.ladder_of(variants) if variant_specs else (),
         )
-    plan, fallen_back = fallback.resolve(plan)
+    plan, fallen_back = fallback.resolve(plan, progress=lambda m: console.print(escape(m)))
     if fallen_back:
         console.print(f"[bold yellow]{escape(fallback.banner(fallen_back))}[/bold yellow]",
                       soft_wrap=True)

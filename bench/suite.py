@@ -431,6 +431,7 @@ ENVIRONMENT_AXES: dict[str, dict[str, tuple[str, ...]]] = {
         "seccomp": ("unconfined", "default"),  # default: the engines' default profile
         "caps": ("default", "all"),  # the engines' default capability set, or all
         "quota": (),  # free-form: CFS quota as a fraction of the measured CPUs
+        "period": (),  # free-form: CFS period in ms for quota (default 100, Docker's)
         "label": (),
     },
     "fake": {

@@ -213,6 +213,14 @@ class OciEnvironment(Environment):
         if self.quota is not None and not 0 < self.quota <= 64:
             raise UserError(f"--variants: '{variant.id}': quota must be a fraction of the "
                             f"measured CPUs between 0 and 64, got '{quota}'")
+        period = variant.setting("period")
+        try:
+            self.period_us = round(float(period) * 1000) if period else 100_000
+        except ValueError:
+            self.period_us = 0
+        if not 1000 <= self.period_us <= 1_000_000:
+            raise UserError(f"--variants: '{variant.id}': period must be 1 to 1000 ms, "
+                            f"got '{period}'")
 
     # --- set-up ------------------------------------------------------------------------
 
@@ -313,9 +321,9 @@ class OciEnvironment(Environment):
                            "options": ["rbind", "rw"]})
         resources: dict[str, Any] = {"cpu": {"cpus": format_cpus(cpus)}} if cpus else {}
         if cpus and self.quota is not None:
-            period = 100_000
             resources.setdefault("cpu", {}).update(
-                {"period": period, "quota": int(self.quota * len(cpus) * period)})
+                {"period": self.period_us,
+                 "quota": int(self.quota * len(cpus) * self.period_us)})
         linux: dict[str, Any] = {
             "namespaces": namespaces,
             "cgroupsPath": f"{CGROUP_PARENT}/{cid}",
@@ -557,7 +565,8 @@ class OciEnvironment(Environment):
             "capabilities": "docker default" if self.caps == DEFAULT_CAPS
             else f"all of the harness's bounding set ({len(self.caps)})",
             "cgroup": f"{CGROUP_PARENT}/<container id>, cpuset = measured CPUs"
-            + (f", CFS quota {self.quota:g} of them" if self.quota else ""),
+            + (f", CFS quota {self.quota:g} of them per {self.period_us // 1000} ms"
+               if self.quota else ""),
             "container_per": "sample (a fresh runc container per block and variant)",
         }
 

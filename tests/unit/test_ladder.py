@@ -215,7 +215,7 @@ def test_a_fallback_ladder_describes_what_each_stand_in_really_changes():
     variants = suite.parse_variants(["ladder"])
     plan = suite.make_plan([fake_workload("app.redis-get")], variants, (0,),
                            ladder=suite.ladder_of(variants))
-    oci_plan, mapping = fallback.to_oci(plan)
+    oci_plan, mapping, _ = fallback.to_oci(plan)
     values = {("app.redis-get", rung): {b: 1e5 for b in range(6)} for rung in oci_plan.ladder}
     result = ladder.analyse(oci_plan.ladder, [("app.redis-get", "higher")], values,
                             margin=0.02, alpha=0.05,
@@ -296,7 +296,7 @@ def test_the_fallback_banner_comes_first_in_every_report(tmp_path):
     banner = terminal.fallback_banner(summary)
     assert banner == fallback.banner(FALLBACK) == (
         "Cannot connect to /var/run/docker.sock <denied>: the Docker variants ran in the "
-        "daemonless OCI environment (runc) instead: "
+        "daemonless OCI environment (runc) instead, as the closest oci variants: "
         "docker -> oci[userns=on,net=veth,seccomp=default], "
         "docker[net=host] -> oci[userns=on,seccomp=default]")
     document = html.render(loaded, summary)

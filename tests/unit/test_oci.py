@@ -132,38 +132,83 @@ def plan(variants: list[str], ladder: bool = False) -> suite.Plan:
                            if ladder else ())
 
 
-def test_fallback_maps_each_docker_variant_to_the_oci_one_with_the_same_mechanisms():
-    new, mapping = fallback.to_oci(plan(["native", "docker", "docker[net=host]",
-                                         "docker[seccomp=unconfined,quota=0.5]",
-                                         "docker[storage=volume]"]))
+def test_fallback_maps_each_docker_variant_to_the_closest_oci_one():
+    new, mapping, differences = fallback.to_oci(plan(
+        ["native", "docker", "docker[net=host]", "docker[seccomp=unconfined,quota=0.5]",
+         "docker[storage=volume]", "docker[cpu=quota]", "docker[quota=0.8,period=10]",
+         "docker[net=host,seccomp=unconfined,label=b]"]))
     assert mapping == {
         "docker": "oci[net=veth,seccomp=default]",
         "docker[net=host]": "oci[seccomp=default]",
         "docker[seccomp=unconfined,quota=0.5]": "oci[net=veth,quota=0.5]",
         # storage has no oci switch: kept apart from plain docker's by a label
         "docker[storage=volume]": "oci[net=veth,seccomp=default,label=docker-storage-volume]",
+        "docker[cpu=quota]": "oci[net=veth,seccomp=default,quota=1]",
+        "docker[quota=0.8,period=10]": "oci[net=veth,seccomp=default,quota=0.8,period=10]",
+        "docker[net=host,seccomp=unconfined,label=b]": "oci[label=b]",
     }
     assert [v.id for v in new.variants] == ["native", *mapping.values()]
     assert not any(v.env == "docker" for v in new.variants)
+    # What is not the same is said, not hidden.
+    assert differences["docker[storage=volume]"] == [
+        "storage=volume: the data directory is a bind mount, not a named volume"]
+    assert differences["docker[cpu=quota]"][0].startswith("cpu=quota: pinned")
+    assert "docker" not in differences  # cpu.sysbench has no data directory
 
 
-def test_fallback_keeps_the_ladder_order_and_only_happens_without_an_engine():
+def test_fallback_keeps_the_ladder_order_and_notes_disk_storage():
     ladder = plan(["ladder"], ladder=True)
-    new, mapping = fallback.to_oci(ladder)
+    new, mapping, _ = fallback.to_oci(ladder)
     assert new.ladder == tuple(mapping.get(v, v) for v in ladder.ladder)
     assert len(set(new.ladder)) == len(new.ladder)
+    disk = next(w for w in suite.load_workloads() if w.name == "disk.fio-seqwrite")
+    _, _, differences = fallback.to_oci(suite.make_plan(
+        [disk], suite.parse_variants(["native,docker"]), (1,)))
+    assert differences["docker"] == [
+        "storage=overlay: the data directory is a bind mount, not the container's layer"]
 
-    def refused():
-        raise UserError("no Docker engine answers (socket missing); start one with ...")
 
-    kept, record = fallback.resolve(ladder, connect=lambda: type("C", (), {
-        "close": lambda self: None})())
-    assert kept is ladder and record is None
-    moved, record = fallback.resolve(ladder, connect=refused)
-    assert moved.ladder == new.ladder
-    assert record["reason"] == "no Docker engine answers (socket missing)"
+class Answers:
+    def close(self) -> None:
+        pass
+
+
+def refused():
+    raise UserError("no Docker engine answers at unix:///x.sock (no socket there); start "
+                    "one with ...")
+
+
+def test_fallback_only_when_no_engine_answers_and_none_can_be_set_up():
+    ladder = plan(["ladder"], ladder=True)
+    _, mapping, _ = fallback.to_oci(ladder)
+    assert fallback.resolve(ladder, connect=Answers) == (ladder, None)
+    # The set-up brings one up: no fallback.
+    calls = iter([refused, Answers])
+    assert fallback.resolve(ladder, connect=lambda: next(calls)(),
+                            setup=lambda progress: None) == (ladder, None)
+    moved, record = fallback.resolve(ladder, connect=refused,
+                                     setup=lambda progress: "not installable here")
+    assert moved.ladder == tuple(mapping.get(v, v) for v in ladder.ladder)
+    assert record["reason"] == ("no Docker engine answers at unix:///x.sock (no socket "
+                                "there); not installable here")
     assert record["environment"] == "oci" and record["mapping"] == mapping
-    assert fallback.banner(record).startswith("No Docker engine answers (socket missing): "
-                                              "the Docker variants ran in the daemonless OCI")
+    assert fallback.banner(record).startswith(
+        "No Docker engine answers at unix:///x.sock (no socket there); not installable "
+        "here: the Docker variants ran in the daemonless OCI environment (runc) instead")
     native_only = plan(["native", "oci"])
     assert fallback.resolve(native_only, connect=refused) == (native_only, None)
+
+
+def test_a_refused_engine_is_an_error_not_a_fallback():
+    def denied():
+        raise UserError("no Docker engine answers at unix:///var/run/docker.sock "
+                        "(permission denied); start one with ...")
+
+    with pytest.raises(UserError, match="permission denied"):
+        fallback.resolve(plan(["native", "docker"]), connect=denied,
+                         setup=lambda progress: pytest.fail("no set-up for a refusal"))
+
+
+def test_engine_setup_is_not_tried_for_a_named_engine(monkeypatch):
+    monkeypatch.setenv("DOCKER_HOST", "tcp://10.0.0.1:2375")
+    assert "DOCKER_HOST names it" in fallback.engine_setup(print)
