@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: quick test setup venv engine image lint
+.PHONY: quick test setup venv engine podman image lint
 
 # Without an engine (none answers and none can be installed), the run still happens: the
 # Docker variants fall back to the daemonless oci environment (runc), and say so.
@@ -13,7 +13,7 @@ quick: venv
 	  echo "make quick: engine set-up or image build failed (above); without an engine, bench run falls back to the daemonless oci environment"
 	$(BIN)/bench run --quick
 
-test: venv engine
+test: venv engine podman
 	scripts/browser-deps.sh
 	$(BIN)/ruff check .
 	$(BIN)/pytest
@@ -30,6 +30,9 @@ $(BIN)/bench: pyproject.toml
 
 engine:
 	scripts/engine-up.sh
+
+# podman and its API service: for podman variants and the tests (not needed by `make quick`).
+podman:
 	scripts/podman-up.sh
 
 image: venv engine
