@@ -1006,7 +1006,8 @@ def _ladder(summary: Summary) -> str:
     out = ['<section id="ladder"><h2>Overhead ladder</h2>',
            '<p class="sub">Each rung changes one thing (most add a mechanism; the built-in '
            "ladder takes the user namespace and veth off again before the engine's step) "
-           "and is compared with the rung before it that the workload ran in, paired by block, with the same statistics as "
+           "and is compared with the rung before it that the workload ran in, paired by "
+           "block, with the same statistics as "
            "the summary: the overhead that step adds, with its 95% interval (bar: green band "
            f"\u00b1{ladder.margin * 100:g}% margin, thick 90%, thin 95% interval). Cumulative: "
            "vs the workload's first rung. Share of the total: in log space, where steps add "
