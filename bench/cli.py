@@ -140,6 +140,9 @@ def print_summary(summary: analysis.Summary) -> None:
 @click.version_option(package_name="container-overhead-bench")
 def cli() -> None:
     """Does a container really cost nothing? Measure it, workload by workload."""
+    # Ctrl-C stops any command even when started in the background of a script, where the
+    # shell hands it SIGINT ignored (and Python then never raises KeyboardInterrupt).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _workload_dirs(dirs: tuple[str, ...]) -> list[Path]:
