@@ -24,9 +24,12 @@ RUN = ["run", "-w", "cpu.sysbench", "--variants", "native,docker", "--quick", "-
        "--seed", "4"]
 
 
-def start_bench(*args: str) -> subprocess.Popen:
+def start_bench(*args: str, sigint_ignored: bool = False) -> subprocess.Popen:
+    """``sigint_ignored``: as a shell script starts a background job (SIGINT ignored)."""
     return subprocess.Popen([sys.executable, "-m", "bench", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=ROOT)
+                            stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                            preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+                            if sigint_ignored else None)
 
 
 def wait_for(predicate, timeout: float = 120.0, what: str = "condition"):
@@ -80,8 +83,10 @@ def test_container_killed_mid_sample_is_a_failed_sample_and_the_run_goes_on(tmp_
     no_leftovers(run_id)
 
 
-def test_sigint_mid_run_then_resume_loses_nothing(tmp_path):
-    proc = start_bench(*RUN, "--blocks", "4", "--out", str(tmp_path))
+@pytest.mark.parametrize("sigint_ignored", [False, True])
+def test_sigint_mid_run_then_resume_loses_nothing(tmp_path, sigint_ignored):
+    proc = start_bench(*RUN, "--blocks", "4", "--out", str(tmp_path),
+                       sigint_ignored=sigint_ignored)
     folder = wait_for(lambda: run_folder(tmp_path), what="run folder")
     wait_for(lambda: len(sample_lines(folder)) >= 3, what="three samples")
     started = time.monotonic()
