@@ -7,6 +7,7 @@ and printed as ``error: ...`` with exit code 2 for usage errors and 1 for failur
 from __future__ import annotations
 
 import secrets
+import shutil
 import signal
 import sys
 from pathlib import Path
@@ -482,7 +483,8 @@ def doctor_command() -> None:
 
 @cli.command("clean")
 @click.option("--run", "run_id", metavar="RUN_ID", help="Only what this run created.")
-@click.option("--images", is_flag=True, help="Also remove benchmark images of older recipes.")
+@click.option("--images", is_flag=True, help="Also remove benchmark images (and cached root "
+                                            "filesystems) of older recipes.")
 def clean_command(run_id, images) -> None:
     """Remove containers, networks and volumes the project left behind: Docker's, podman's
     (when its service answers), and the oci environment's runc containers, network
@@ -520,12 +522,16 @@ def clean_command(run_id, images) -> None:
     if images:
         packages = suite.image_packages()
         try:
-            current = image.recipe_for(packages).tag
+            recipe = image.recipe_for(packages)
         except UserError:
-            current = None
-        for tag in engine.stale_images(client, current):
+            recipe = None
+        for tag in engine.stale_images(client, recipe.tag if recipe else None):
             client.images.remove(tag)
             console.print(f"removed image {escape(tag)}")
+            removed += 1
+        for path in image.stale_rootfs(recipe):
+            shutil.rmtree(path, ignore_errors=True)
+            console.print(f"removed root filesystem {escape(str(path))}")
             removed += 1
     console.print(f"{removed} object(s) removed" if removed else "nothing to remove")
 

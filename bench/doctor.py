@@ -117,6 +117,11 @@ def _oci_checks() -> list[Check]:
         else:
             checks.append(Check("rootfs", "ok", f"root filesystem of {recipe.tag} not made "
                                 "yet; the first oci run exports or builds it"))
+    stale = image.stale_rootfs(recipe)
+    if stale:
+        checks.append(Check("rootfs-stale", "warn", f"{len(stale)} root filesystem(s) of older "
+                            f"recipes under {image.ROOTFS_DIR}",
+                            "'bench clean --images' removes them"))
     from bench.environments import podman
 
     try:

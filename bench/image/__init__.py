@@ -204,6 +204,14 @@ def ensure_rootfs(recipe: Recipe, client: Any = None, progress: Progress = _quie
     return root
 
 
+def stale_rootfs(current: Recipe | None) -> list[Path]:
+    """Cached root filesystems of other recipes than ``current`` (older image recipes)."""
+    if not ROOTFS_DIR.is_dir():
+        return []
+    keep = current.digest[:16] if current is not None else None
+    return sorted(p for p in ROOTFS_DIR.iterdir() if p.is_dir() and p.name != keep)
+
+
 def _make_rootfs(recipe: Recipe, root: Path, client: Any, progress: Progress) -> None:
     top = root.parent
     shutil.rmtree(top, ignore_errors=True)  # an incomplete attempt

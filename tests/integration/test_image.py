@@ -29,14 +29,20 @@ def test_workload_image_is_cached(client, bench_image):
 
 def test_fresh_build_of_a_minimal_recipe(client):
     """A real debootstrap + import every time (the workload image may be cached)."""
+    import shutil
+
     recipe = image.recipe_for([])
     if image.image_present(client, recipe):
         client.images.remove(recipe.tag, force=True)
+    shutil.rmtree(image.rootfs_path(recipe).parent, ignore_errors=True)  # its cached files
     lines: list[str] = []
     tag = image.build(client, recipe, progress=lines.append)
     try:
         assert tag == recipe.tag and image.image_present(client, recipe)
         assert any("debootstrap" in line for line in lines)
+        # The files stay for the oci environment, and the next build reuses them.
+        assert image.rootfs_present(recipe)
+        assert (image.rootfs_path(recipe) / "etc" / "os-release").is_file()
         labels = client.images.get(tag).labels
         assert labels["bench.recipe"] == recipe.digest
         out = client.containers.run(tag, ["cat", "/etc/os-release"], remove=True)
@@ -44,3 +50,4 @@ def test_fresh_build_of_a_minimal_recipe(client):
         assert image.ensure_image(client, [])[1] is False
     finally:
         client.images.remove(tag, force=True)
+        shutil.rmtree(image.rootfs_path(recipe).parent, ignore_errors=True)
