@@ -139,6 +139,29 @@ def _last_line(text: str) -> str:
     return lines[-1].strip()[:300] if lines else ""
 
 
+def cfs_settings(variant: Variant) -> tuple[float | None, int | None]:
+    """A variant's ``quota`` (fraction of the measured CPUs, or None) and ``period`` (ms ->
+    microseconds, or None for the default); UserError naming the variant when out of range."""
+    from bench.errors import UserError
+
+    quota, period = variant.setting("quota"), variant.setting("period")
+    try:
+        fraction = float(quota) if quota else None
+    except ValueError:
+        fraction = -1.0
+    if fraction is not None and not 0 < fraction <= 64:
+        raise UserError(f"--variants: '{variant.id}': quota must be a fraction of the "
+                        f"measured CPUs between 0 and 64, got '{quota}'")
+    try:
+        period_us = round(float(period) * 1000) if period else None
+    except ValueError:
+        period_us = 0
+    if period_us is not None and not 1000 <= period_us <= 1_000_000:
+        raise UserError(f"--variants: '{variant.id}': period must be 1 to 1000 ms, "
+                        f"got '{period}'")
+    return fraction, period_us
+
+
 def sha256_file(path: str) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:

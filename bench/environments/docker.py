@@ -30,6 +30,7 @@ from bench.environments.base import (
     Environment,
     RawResult,
     SampleContext,
+    cfs_settings,
     finish_sample,
     now,
     parse_cpu_list,
@@ -89,22 +90,7 @@ class DockerEnvironment(Environment):
         digest = hashlib.sha256(variant.id.encode()).hexdigest()[:8]
         self.network_name = f"bench-{run_id}-{digest}"
         self._own_addresses: set[str] = set()
-        quota = variant.setting("quota")
-        try:
-            self.quota = float(quota) if quota else None
-        except ValueError:
-            self.quota = -1.0
-        if self.quota is not None and not 0 < self.quota <= 64:
-            raise UserError(f"--variants: '{variant.id}': quota must be a fraction of the "
-                            f"measured CPUs between 0 and 64, got '{quota}'")
-        period = variant.setting("period")
-        try:
-            self.period_us = round(float(period) * 1000) if period else None
-        except ValueError:
-            self.period_us = 0
-        if self.period_us is not None and not 1000 <= self.period_us <= 1_000_000:
-            raise UserError(f"--variants: '{variant.id}': period must be 1 to 1000 ms, "
-                            f"got '{period}'")
+        self.quota, self.period_us = cfs_settings(variant)
 
     def prepare(self, workloads: list[Workload]) -> None:
         try:

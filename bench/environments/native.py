@@ -122,15 +122,6 @@ class NativeEnvironment(Environment):
     def _execute(self, workload: Workload, ctx: SampleContext, group: OwnCgroup | None,
                  started_at: float, start: float, data: str | None = None) -> Sample:
         argv = wrap(workload.argv(len(ctx.cpus), ctx.quick, **({"data": data} if data else {})))
-        cpus = set(ctx.cpus)
-
-        def child_setup() -> None:
-            # Before exec, so the workload never runs elsewhere: into the sample's cgroup
-            # first (joining a cpuset resets the affinity), then pinned.
-            if group is not None:
-                group.join()
-            os.sched_setaffinity(0, cpus)
-
         try:
             counters = CgroupCounters(group.group) if group is not None else None
             proc = subprocess.Popen(
@@ -139,7 +130,7 @@ class NativeEnvironment(Environment):
                 stderr=subprocess.PIPE,
                 env=dict(WORKLOAD_ENV),
                 cwd=WORKDIR,
-                preexec_fn=child_setup,
+                preexec_fn=roles.child_setup(group, ctx.cpus),
                 start_new_session=True,
             )
         except (OSError, subprocess.SubprocessError) as err:

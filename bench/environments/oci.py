@@ -50,6 +50,7 @@ from bench.environments.base import (
     Environment,
     RawResult,
     SampleContext,
+    cfs_settings,
     finish_sample,
     now,
     wrap,
@@ -205,22 +206,8 @@ class OciEnvironment(Environment):
         if self.userns and "off" in (variant.setting("pid"), variant.setting("ipc")):
             raise UserError(f"--variants: '{variant.id}': a user namespace needs its own pid "
                             "and ipc namespaces (/proc and mqueue are mounted inside it)")
-        quota = variant.setting("quota")
-        try:
-            self.quota = float(quota) if quota else None
-        except ValueError:
-            self.quota = -1.0
-        if self.quota is not None and not 0 < self.quota <= 64:
-            raise UserError(f"--variants: '{variant.id}': quota must be a fraction of the "
-                            f"measured CPUs between 0 and 64, got '{quota}'")
-        period = variant.setting("period")
-        try:
-            self.period_us = round(float(period) * 1000) if period else 100_000
-        except ValueError:
-            self.period_us = 0
-        if not 1000 <= self.period_us <= 1_000_000:
-            raise UserError(f"--variants: '{variant.id}': period must be 1 to 1000 ms, "
-                            f"got '{period}'")
+        quota, period_us = cfs_settings(variant)
+        self.quota, self.period_us = quota, period_us or 100_000  # Docker's default period
 
     # --- set-up ------------------------------------------------------------------------
 

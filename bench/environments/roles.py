@@ -87,6 +87,19 @@ class Server:
     ready_at: tuple[str, int] | None = None
 
 
+def child_setup(group: OwnCgroup | None, cpus: tuple[int, ...]) -> Callable[[], None]:
+    """What a native child does between fork and exec, so the workload never runs
+    elsewhere: into its cgroup first (joining a cpuset resets the affinity), then pinned."""
+    allowed = set(cpus)
+
+    def setup() -> None:
+        if group is not None:
+            group.join()
+        os.sched_setaffinity(0, allowed)
+
+    return setup
+
+
 def run_native(argv: list[str], cpus: tuple[int, ...], timeout: float) -> RawResult:
     """A short-lived native process pinned to ``cpus`` (the client side)."""
     started_at, start = now()
@@ -123,17 +136,10 @@ def start_native_server(workload: Workload, ctx: SampleContext,
     group = OwnCgroup(f"{ctx.run_id}-{ctx.seq}", ctx.cpus) if own_cgroup else None
     out = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop()
     err = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop()
-    cpus = set(ctx.cpus)
-
-    def child_setup() -> None:
-        # As native's single-role samples: into the cgroup first, then pinned.
-        if group is not None:
-            group.join()
-        os.sched_setaffinity(0, cpus)
-
     try:
         proc = subprocess.Popen(argv, stdout=out, stderr=err, env=dict(WORKLOAD_ENV),
-                                cwd=WORKDIR, start_new_session=True, preexec_fn=child_setup)
+                                cwd=WORKDIR, start_new_session=True,
+                                preexec_fn=child_setup(group, ctx.cpus))
     except BaseException:
         out.close()
         err.close()
