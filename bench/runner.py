@@ -120,6 +120,25 @@ def _shielded() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM over statements that must happen together (a sample
+    written and counted); one that arrives meanwhile is delivered right after, not lost."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = {sig: signal.signal(sig, lambda number, _frame: caught.append(number))
+                for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if caught:
+            signal.raise_signal(caught[0])
+
+
 def run(plan: Plan, results_dir: Path, *, reporter: Reporter | None = None,
         command: list[str] | None = None, connect: Callable[[], Any] = engine.connect,
         run_id: str | None = None, replay_of: str | None = None,
@@ -301,17 +320,19 @@ def _measure(plan: Plan, store: RunStore, run_doc: dict[str, Any], steps: list[s
                 # Recorded as failed with its reason; --resume takes it again.
                 sample = dataclasses.replace(
                     sample, extra={**sample.extra, "retry_on_resume": True})
-                store.append(sample)
-                failed += 1
+                with _signals_deferred():
+                    store.append(sample)
+                    failed += 1
                 which, script = (("Docker engine", "engine-up.sh") if step.variant.env
                                  == "docker" else ("podman service", "podman-up.sh"))
                 raise EngineLost(
                     f"the {which} stopped answering during the run ({taken} samples "
                     f"kept in {store.folder}); restart it (scripts/{script}) and continue "
                     f"with 'bench run --resume {store.folder}'")
-            store.append(sample)
-            taken += 1
-            failed += not sample.ok
+            with _signals_deferred():  # run.json's count must match samples.jsonl
+                store.append(sample)
+                taken += 1
+                failed += not sample.ok
             if stop_rule is not None:
                 stop_rule.record(sample)
             reporter.sample(step, sample, taken, total)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+
 import pytest
 
 from bench import results, runner, suite
@@ -91,3 +94,32 @@ def test_binary_mismatch_is_a_warning():
     assert "binary 'x' differs" in warning
     missing = {"native": {"x": {"sha256": "aa"}}, "docker": {"x": {"sha256": "", "error": "e"}}}
     assert runner.binary_warnings(missing)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_during_the_write_still_counts_the_written_sample(tmp_path, monkeypatch, sig):
+    """The clean-clone CI failure: Ctrl-C landed after a sample reached samples.jsonl but
+    before it was counted, so run.json said 2 samples for 3 lines."""
+    original = results.RunStore.append
+    calls = []
+
+    def append_then_signal(self, sample):
+        original(self, sample)
+        calls.append(sample.seq)
+        if len(calls) == 3:
+            os.kill(os.getpid(), sig)  # arrives between the write and the count
+
+    def terminate(_number, _frame):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(results.RunStore, "append", append_then_signal)
+    previous = signal.signal(signal.SIGTERM, terminate)  # as the CLI maps SIGTERM
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            runner.run(plan(), tmp_path, connect=no_engine)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    (folder,) = tmp_path.iterdir()
+    loaded = results.load_run(folder)
+    assert len(loaded.samples) == 3
+    assert loaded.run["status"] == "interrupted" and loaded.run["samples"] == 3
