@@ -43,6 +43,7 @@ from bench.environments.native import (
 )
 from bench.errors import UserError
 from bench.metrics import ContainerWatch, SamplingConfig
+from bench.metrics.server import ServerWatch
 from bench.results import Sample
 from bench.suite import Variant, Workload, format_cpus
 
@@ -176,8 +177,13 @@ class DockerEnvironment(Environment):
                 with contextlib.suppress(*ENGINE_ERRORS):
                     container.remove(force=True)
 
+        def watch() -> ServerWatch:  # the container's cgroup, from its init PID
+            return ServerWatch(container.attrs.get("State", {}).get("Pid"), cgroup=True,
+                               container_id=container.id)
+
         return roles.Server(host, port, f"container:{container.short_id}", alive, stop,
-                            self.network_name if self.net == "container" else None, ready_at)
+                            self.network_name if self.net == "container" else None, ready_at,
+                            watch)
 
     def _run_client(self, argv: list[str], server: roles.Server, ctx: SampleContext,
                     timeout: float) -> RawResult:

@@ -58,6 +58,7 @@ from bench.environments.base import (
 from bench.environments.native import make_host_data_dir, remove_host_data_dir, storage_record
 from bench.errors import UserError
 from bench.metrics import ContainerWatch, SamplingConfig
+from bench.metrics.server import ServerWatch
 from bench.results import Sample
 from bench.suite import Variant, Workload, format_cpus
 
@@ -513,7 +514,12 @@ class OciEnvironment(Environment):
                 return RawResult(code, texts[0], texts[1], now()[1] - start, started_at,
                                  f"runc:{cid}")
 
-        return roles.Server(host, port, f"runc:{cid}", lambda: proc.poll() is None, stop)
+        def watch() -> ServerWatch:  # the container's cgroup, from runc's pid file
+            return ServerWatch(self._container_pid(BUNDLES / cid, proc), cgroup=True,
+                               container_id=cid)
+
+        return roles.Server(host, port, f"runc:{cid}", lambda: proc.poll() is None, stop,
+                            watch=watch)
 
     # --- facts and cleanup -------------------------------------------------------------
 

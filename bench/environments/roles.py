@@ -34,6 +34,7 @@ from bench.environments.base import (
     wrap,
 )
 from bench.metrics import OwnCgroup
+from bench.metrics.server import ServerWatch
 from bench.results import Sample
 from bench.suite import Variant, Workload
 
@@ -85,6 +86,8 @@ class Server:
     #: Where readiness is checked, when not where the client connects: a userland proxy
     #: in front of a published port accepts before the server itself listens.
     ready_at: tuple[str, int] | None = None
+    #: Starts measuring the server's resources (right before the client runs).
+    watch: Callable[[], ServerWatch] | None = None
 
 
 def child_setup(group: OwnCgroup | None, cpus: tuple[int, ...]) -> Callable[[], None]:
@@ -170,7 +173,12 @@ def start_native_server(workload: Workload, ctx: SampleContext,
         return RawResult(proc.returncode, texts[0], texts[1], now()[1] - start, started_at,
                          f"pid:{proc.pid}", extra=extra)
 
-    return Server("127.0.0.1", port, f"pid:{proc.pid}", lambda: proc.poll() is None, stop)
+    def watch() -> ServerWatch:  # its own cgroup when it has one, else its process tree
+        return ServerWatch(proc.pid, cgroup=group is not None,
+                           container_id=group.group.path if group is not None else None)
+
+    return Server("127.0.0.1", port, f"pid:{proc.pid}", lambda: proc.poll() is None, stop,
+                  watch=watch)
 
 
 def two_role_sample(workload: Workload, variant: Variant, ctx: SampleContext,
@@ -188,6 +196,7 @@ def two_role_sample(workload: Workload, variant: Variant, ctx: SampleContext,
         return finish_sample(workload, variant, ctx, raw)
     client_raw: RawResult | None = None
     server_raw: RawResult | None = None
+    server_metrics: dict[str, Any] = {}
     try:
         check_address(server.host, own_addresses())
         ready_host, ready_port = server.ready_at or (server.host, server.port)
@@ -198,7 +207,10 @@ def two_role_sample(workload: Workload, variant: Variant, ctx: SampleContext,
             argv = workload.argv(len(ctx.client_cpus or ctx.cpus), ctx.quick,
                                  command=workload.client.command, host=server.host,
                                  port=str(server.port))
+            watch = server.watch() if server.watch is not None else None
             client_raw = run_client(argv, server, ctx, workload.timeout)
+            if watch is not None:
+                server_metrics = watch.finish()
         else:
             client_raw = RawResult(None, "", "", now()[1] - start, started_at,
                                    server.instance, problem)
@@ -212,8 +224,9 @@ def two_role_sample(workload: Workload, variant: Variant, ctx: SampleContext,
                     server_raw.stderr + client_raw.stderr, client_raw.wall_s, started_at,
                     server.instance, client_raw.error, extra=server_raw.extra)
     sample = finish_sample(workload, variant, ctx, raw)
-    extra = {**sample.extra, "server": {"host": server.host, "port": server.port,
-                                        "exit_code": server_raw.exit_code},
+    extra = {**sample.extra, **server_metrics,
+             "server": {"host": server.host, "port": server.port,
+                        "exit_code": server_raw.exit_code},
              "client_cpus": list(ctx.client_cpus or ctx.cpus)}
     if not sample.ok:
         extra["server_stderr_tail"] = server_raw.stderr[-1000:]

@@ -12,6 +12,7 @@ The host gets the same packages from the same code (:func:`ensure_host_packages`
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -20,7 +21,7 @@ import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,10 @@ REPOSITORY = "bench-image"
 #: Bump when the build procedure changes in a way that changes the image.
 BUILDER_VERSION = 1
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
+#: Held in place while workload packages are installed on the host, when the host has none.
+POLICY_RC_D = Path("/usr/sbin/policy-rc.d")
+POLICY_RC_D_TEXT = ("#!/bin/sh\n# Written by bench while it installs workload packages; "
+                    "removed right after.\nexit 101\n")
 
 Progress = Callable[[str], None]
 
@@ -120,11 +125,32 @@ def ensure_host_packages(packages: Iterable[str], progress: Progress = _quiet) -
     progress(f"installing on the host: {', '.join(missing)}")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     wait = ["-o", "DPkg::Lock::Timeout=300"]  # another apt may hold the lock for a while
-    for argv in (["apt-get", *wait, "update", "-q"],
-                 ["apt-get", *wait, "install", "-y", "-q", "--no-install-recommends",
-                  *missing]):
-        _stream(argv, progress, env=env)
+    with _services_not_started(progress):
+        for argv in (["apt-get", *wait, "update", "-q"],
+                     ["apt-get", *wait, "install", "-y", "-q", "--no-install-recommends",
+                      *missing]):
+            _stream(argv, progress, env=env)
     return missing
+
+
+@contextlib.contextmanager
+def _services_not_started(progress: Progress,
+                          policy: Path = POLICY_RC_D) -> Iterator[None]:
+    """Keep the daemons of packages installed for workloads (redis-server, nginx,
+    mariadb-server) from starting on the host: a daemon left running is noise in every
+    later sample and holds the ports. Debian's way is a policy-rc.d that answers 101
+    (invoke-rc.d and deb-systemd-invoke honour it); one the host already has is kept."""
+    if policy.exists():
+        yield
+        return
+    policy.write_text(POLICY_RC_D_TEXT)
+    policy.chmod(0o755)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            policy.unlink()
+    progress("daemons of the installed packages were not started (the runs start their own)")
 
 
 def recipe_for(packages: Iterable[str]) -> Recipe:

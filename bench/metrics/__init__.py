@@ -8,7 +8,8 @@ rule 6): throttling, a noisy neighbour, a frequency change or a broken pin can f
   the unit in every key (``cpu_total_s``, ``nr_throttled``, ``mem_peak_bytes``, ...).
   Native samples: the child's rusage and /proc I/O counters (:mod:`.process`); container
   samples and ``native[cgroup=own]``: the cgroup, v1 or v2 (:mod:`.cgroup`). Keys mean the
-  same thing wherever they appear.
+  same thing wherever they appear. Two-role workloads: the server under test, over the
+  client's run (:mod:`.server`; ``role: server``).
 - ``extra["host"]``: the host around it (:mod:`.host`): CPU time on the measured CPUs vs
   the others, the CPU time of everything else on the measured CPUs (noise), frequency
   range, load average, swap and pressure stalls, and the sampling's own CPU cost.
@@ -24,6 +25,7 @@ from bench.metrics.checks import resource_warnings
 from bench.metrics.host import CpuWindow, HostMonitor
 from bench.metrics.process import ProcessWatch
 from bench.metrics.sampling import DEFAULT_INTERVAL_S, SamplingConfig, pin_off, sampler_cpus
+from bench.metrics.server import ServerWatch
 
 __all__ = [
     "DEFAULT_INTERVAL_S",
@@ -34,6 +36,7 @@ __all__ = [
     "OwnCgroup",
     "ProcessWatch",
     "SamplingConfig",
+    "ServerWatch",
     "pin_off",
     "resource_warnings",
     "sampler_cpus",

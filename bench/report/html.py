@@ -33,7 +33,14 @@ from bench.report.export import (
     numeric_extra,
     verdict_counts,
 )
-from bench.report.terminal import fallback_banner, headline, pct, verdict_text, warning_lines
+from bench.report.terminal import (
+    fallback_banner,
+    headline,
+    more_blocks,
+    pct,
+    verdict_text,
+    warning_lines,
+)
 from bench.results import LoadedRun, Sample
 
 MAX_POINTS = 300  # per series: beyond this a plot is binned (timelines) or subset (pairs)
@@ -690,7 +697,7 @@ def _summary_table(summary: Summary, lo: float, hi: float) -> str:
             bar = ci_bar(c, lo, hi)
             if c.verdict == "inconclusive":
                 more = c.blocks_to_decide
-                estimate += (f'<br><span class="sub">~{more} more blocks</span>'
+                estimate += (f'<br><span class="sub">~{more_blocks(more)}</span>'
                              if more else "")
             elif c.verdict == "equivalent" and c.significant:
                 estimate += '<br><span class="sub">significant but small</span>'
@@ -824,7 +831,9 @@ def _resources(data: _Collected) -> str:
     first, every other recorded metric in a collapsed table."""
     out = ['<p class="sub">Per workload, over measured samples: the median of each resource '
            "metric recorded with the samples (max in brackets when it differs). Wall time "
-           "includes start-up; the metric itself is self-timed. Red: throttling.</p>"]
+           "includes start-up; the metric itself is self-timed. Two-role workloads (a server "
+           "and a client): the server under test, from just before its client started until "
+           "the client ended. Red: throttling.</p>"]
     any_metric = False
     for workload, per in data.series.items():
         order = sorted(per, key=data.variants.index)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from bench.analysis import Summary
 from bench.report.export import baseline_medians, correction_text, ladder_correction_text
-from bench.report.terminal import fallback_banner, headline, pct, warning_lines
+from bench.report.terminal import fallback_banner, headline, more_blocks, pct, warning_lines
 from bench.results import LoadedRun
 
 if TYPE_CHECKING:
@@ -72,7 +72,7 @@ def render(loaded: LoadedRun, summary: Summary) -> str:
         estimate = "-" if c is None else f"{pct(c.overhead)} {interval(c.ci95.lo, c.ci95.hi)}"
         verdict = "no comparison" if c is None else c.verdict
         if c is not None and c.verdict == "inconclusive" and c.blocks_to_decide:
-            verdict += f" (~{c.blocks_to_decide} more blocks)"
+            verdict += f" (~{more_blocks(c.blocks_to_decide)})"
         elif c is not None and c.verdict == "equivalent" and c.significant:
             verdict += " (significant but small)"
         rows.append([cell(r.workload), cell(r.category), cell(f"{r.metric} ({r.unit})"),

@@ -14,6 +14,11 @@ VERDICT_STYLE = {"equivalent": "green", "overhead": "red", "faster": "cyan",
                  "inconclusive": "yellow"}
 
 
+def more_blocks(count: int) -> str:
+    """``1 more block``, ``14 more blocks``."""
+    return f"{count} more block{'' if count == 1 else 's'}"
+
+
 def pct(value: float) -> str:
     return f"{value * 100:+.1f}%"
 
@@ -33,7 +38,7 @@ def verdict_text(comparison: Comparison) -> str:
         return text + " (significant but small)" if comparison.significant else text
     if verdict == "inconclusive":
         more = comparison.blocks_to_decide
-        hint = f"about {more} more blocks" if more else "more blocks needed"
+        hint = f"about {more_blocks(more)}" if more else "more blocks needed"
         return f"inconclusive: {hint} ({estimate})"
     return f"{verdict} {estimate}"
 

@@ -129,6 +129,10 @@ def test_two_role_redis_in_oci(spec, recipe, measured_cpu):
         env.teardown()
     assert sample.ok, (sample.error, sample.extra.get("server_stderr_tail"))
     assert sample.value > 1000 and sample.affinity == [measured_cpu]
+    server = sample.extra["metrics"]  # the server container's cgroup over the client's run
+    assert server["role"] == "server" and server["source"].startswith("cgroup"), server
+    assert server["cgroup_path"] == "/bench/bench-it-oci-redis-0-server"
+    assert server["cpu_total_s"] > 0.05 and server["nr_throttled"] == 0
     if "veth" in spec:
         assert sample.extra["server"]["host"].startswith(oci.VETH_NET + ".")
     else:

@@ -99,6 +99,9 @@ def test_two_role_workload_on_podmans_bridge(podman_client, podman_image, measur
     assert sample.value > 1000  # requests/s
     assert sample.affinity == [measured_cpu]
     assert sample.extra["server"]["host"] == "127.0.0.1"
+    server = sample.extra["metrics"]  # the server container's cgroup over the client's run
+    assert server["role"] == "server" and server["source"].startswith("cgroup"), server
+    assert server["cpu_total_s"] > 0.05
     assert not any(engine.leftovers(podman_client, run_id).values())
 
 

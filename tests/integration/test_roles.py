@@ -48,6 +48,34 @@ def test_redis_server_under_test_client_pinned(spec, client, bench_image):
         assert host.is_loopback
     if spec == "native[cgroup=own]":  # the server under test in a cgroup of its own
         assert sample.extra["server_cgroup"] == f"/bench/{run_id}-0"
+    # The server's resources over the client's run: its cgroup, or natively its process tree.
+    server = sample.extra["metrics"]
+    assert server["role"] == "server" and server["cpu_total_s"] > 0.05, server
+    cgroup = spec != "native"
+    assert server["source"].startswith("cgroup" if cgroup else "psutil"), server
+    if cgroup:
+        assert server["nr_throttled"] == 0
+    assert not any(engine.leftovers(client, run_id).values())
+
+
+def test_a_server_under_a_cpu_quota_is_seen_throttled(client, bench_image):
+    """docker[quota=0.25]: Redis's container gets a quarter of the measured CPU; its cgroup
+    shows throttled periods over the client's run, and the catalogue warns."""
+    from bench import metrics
+
+    run_id = "it-roles-quota"
+    env = environments.create(suite.parse_variant("docker[quota=0.25]"), run_id=run_id,
+                              client=client, image=bench_image)
+    workload = redis_get()
+    env.prepare([workload])
+    try:
+        sample = env.execute(workload, ctx(run_id))
+    finally:
+        env.teardown()
+    assert sample.ok, (sample.error, sample.extra)
+    server = sample.extra["metrics"]
+    assert server["role"] == "server" and server["nr_throttled"] > 0, server
+    assert any("CPU throttling" in w for w in metrics.resource_warnings([sample]))
     assert not any(engine.leftovers(client, run_id).values())
 
 

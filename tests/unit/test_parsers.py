@@ -82,3 +82,17 @@ def test_nginx_wrk_workload_reads_requests_per_second_from_real_wrk_output():
     with pytest.raises(parsers.ParseError):
         parsers.parse(workload.metric.parser, "unable to connect to 127.0.0.1:8080\n",
                       workload.metric.options)
+
+
+def test_mariadb_workload_reads_transactions_per_second_from_real_sysbench_output():
+    """app.mariadb-oltp: its regex on sysbench 1.0.20 oltp_read_only against MariaDB
+    10.11 (the queries/s line right below must not be taken instead)."""
+    from bench import suite
+
+    workload = next(w for w in suite.load_workloads() if w.name == "app.mariadb-oltp")
+    text = read("sysbench-oltp-1.0.20-mariadb-10.11.txt")
+    assert parsers.parse(workload.metric.parser, text, workload.metric.options) == 3749.19
+    failed = ("FATAL: unable to connect to MySQL server on host '127.0.0.1', port 3306, "
+              "aborting...\nFATAL: error 2002: Can't connect to server on '127.0.0.1' (115)\n")
+    with pytest.raises(parsers.ParseError):
+        parsers.parse(workload.metric.parser, failed, workload.metric.options)

@@ -26,7 +26,7 @@ import pytest
 import bench
 from bench import analysis, cli, results
 from bench.report import export, html, markdown
-from bench.report.terminal import headline, pct
+from bench.report.terminal import headline, more_blocks, pct
 from bench.results import RunStore, Sample
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "results" / "example"
@@ -406,3 +406,8 @@ def test_the_correction_used_is_named(tmp_path):
     for text in (html.render(loaded, adaptive), markdown.render(loaded, adaptive)):
         assert "group-sequential (Lan-DeMets" in text and "Holm" not in text
     assert json.loads(export.summary_json(adaptive, loaded))["correction"] == "group-sequential"
+
+
+def test_blocks_still_needed_are_counted_in_good_english():
+    assert more_blocks(1) == "1 more block"
+    assert more_blocks(14) == "14 more blocks"
