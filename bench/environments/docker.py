@@ -178,7 +178,7 @@ class DockerEnvironment(Environment):
                     container.remove(force=True)
 
         def watch() -> ServerWatch:  # the container's cgroup, from its init PID
-            return ServerWatch(container.attrs.get("State", {}).get("Pid"), cgroup=True,
+            return ServerWatch(container.attrs.get("State", {}).get("Pid"), True, ctx.cpus,
                                container_id=container.id)
 
         return roles.Server(host, port, f"container:{container.short_id}", alive, stop,

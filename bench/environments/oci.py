@@ -182,6 +182,15 @@ def seccomp_config(profile: dict[str, Any], caps: tuple[str, ...],
     return config
 
 
+def hosts_file(hostname: str | None, address: str | None) -> str:
+    """A container's /etc/hosts, as Docker writes one: loopback names, and the container's
+    own name at its address (its veth address, or 127.0.1.1 as Debian does without one)."""
+    lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
+    if hostname:
+        lines.append(f"{address or '127.0.1.1'}\t{hostname}")
+    return "\n".join(lines) + "\n"
+
+
 def _kernel_version() -> tuple[int, int]:
     parts = os.uname().release.split(".")
     return int(parts[0]), int("".join(c for c in parts[1] if c.isdigit()) or 0)
@@ -217,6 +226,9 @@ class OciEnvironment(Environment):
             raise UserError("oci variants run runc directly, which needs root")
         self.runc = runtime()
         self.root = image.ensure_rootfs(self.recipe, self.client)
+        # The mount point of each container's own /etc/hosts (an engine's export has it
+        # already; a debootstrapped tree has none).
+        (self.root / "etc" / "hosts").touch(exist_ok=True)
         for workload in workloads:
             if workload.image:
                 raise UserError(f"{workload.source}: oci variants run in the benchmark "
@@ -304,6 +316,10 @@ class OciEnvironment(Environment):
             {"destination": WORKDIR, "type": "tmpfs", "source": "tmpfs",
              "options": ["rw", "exec", "nosuid", "size=512m", "mode=1777"]},
         ]
+        # Its own /etc/hosts, as an engine gives each container (bench._bundle writes it):
+        # programs look up localhost and their own name (mariadb-install-db does).
+        mounts.append({"destination": "/etc/hosts", "type": "none",
+                       "source": str(BUNDLES / cid / "hosts"), "options": ["rbind", "ro"]})
         if data is not None:
             mounts.append({"destination": CONTAINER_DATA_DIR, "type": "none", "source": data,
                            "options": ["rbind", "rw"]})
@@ -345,12 +361,14 @@ class OciEnvironment(Environment):
 
     # --- running -----------------------------------------------------------------------
 
-    def _bundle(self, cid: str, config: dict[str, Any]) -> Path:
+    def _bundle(self, cid: str, config: dict[str, Any], veth: Veth | None = None) -> Path:
         bundle = BUNDLES / cid
         shutil.rmtree(bundle, ignore_errors=True)  # left by an interrupted run
         bundle.mkdir(parents=True)
-        if config.get("hostname") is None:
+        hostname = config.get("hostname")
+        if hostname is None:
             config.pop("hostname", None)
+        (bundle / "hosts").write_text(hosts_file(hostname, veth.container if veth else None))
         (bundle / "config.json").write_text(json.dumps(config, indent=1))
         return bundle
 
@@ -393,7 +411,7 @@ class OciEnvironment(Environment):
         with (tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err,
               self._network(cid) as veth):
             try:
-                self._bundle(cid, self.config(argv, cid, cpus, data, read_only, veth))
+                self._bundle(cid, self.config(argv, cid, cpus, data, read_only, veth), veth)
                 return self._run_in(cid, cpus, timeout, sampling, out, err)
             finally:
                 self._remove(cid)
@@ -493,7 +511,7 @@ class OciEnvironment(Environment):
                 host, values = "127.0.0.1", {"port": str(port), "bind": "127.0.0.1"}
             argv = wrap(workload.argv(len(ctx.cpus), ctx.quick, command=role.command,
                                       **values))
-            self._bundle(cid, self.config(argv, cid, ctx.cpus, veth=veth))
+            self._bundle(cid, self.config(argv, cid, ctx.cpus, veth=veth), veth)
             started_at, start = now()
             proc = self._start(cid, out, err)
         except BaseException:
@@ -515,7 +533,7 @@ class OciEnvironment(Environment):
                                  f"runc:{cid}")
 
         def watch() -> ServerWatch:  # the container's cgroup, from runc's pid file
-            return ServerWatch(self._container_pid(BUNDLES / cid, proc), cgroup=True,
+            return ServerWatch(self._container_pid(BUNDLES / cid, proc), True, ctx.cpus,
                                container_id=cid)
 
         return roles.Server(host, port, f"runc:{cid}", lambda: proc.poll() is None, stop,

@@ -174,7 +174,7 @@ def start_native_server(workload: Workload, ctx: SampleContext,
                          f"pid:{proc.pid}", extra=extra)
 
     def watch() -> ServerWatch:  # its own cgroup when it has one, else its process tree
-        return ServerWatch(proc.pid, cgroup=group is not None,
+        return ServerWatch(proc.pid, group is not None, ctx.cpus,
                            container_id=group.group.path if group is not None else None)
 
     return Server("127.0.0.1", port, f"pid:{proc.pid}", lambda: proc.poll() is None, stop,

@@ -25,7 +25,7 @@ from typing import Any
 import psutil
 
 from bench.metrics.cgroup import CgroupCounters, CgroupGone, CgroupSet
-from bench.metrics.host import PROC
+from bench.metrics.host import PROC, CpuWindow
 from bench.metrics.process import tree
 
 #: Cumulative per-process counters read with psutil, by metric name.
@@ -102,9 +102,10 @@ class ServerWatch:
     reused PID is never mistaken for the server. Otherwise psutil reads ``pid``'s tree.
     """
 
-    def __init__(self, pid: int | None, cgroup: bool, container_id: str | None = None,
-                 proc: Path = PROC) -> None:
+    def __init__(self, pid: int | None, cgroup: bool, measured: tuple[int, ...],
+                 container_id: str | None = None, proc: Path = PROC) -> None:
         cpu0 = time.thread_time()
+        self.window = CpuWindow(measured, proc)
         self.pid = pid
         self.proc = proc
         self.error: str | None = None
@@ -128,7 +129,7 @@ class ServerWatch:
         self.cpu_s = time.thread_time() - cpu0
 
     def finish(self) -> dict[str, Any]:
-        """``{"metrics": ...}`` for the sample, marked ``role: server``."""
+        """``{"metrics": ..., "host": ...}`` for the sample, marked ``role: server``."""
         cpu0 = time.thread_time()
         window = round(time.monotonic() - self.t0, 3)
         metrics: dict[str, Any] = {"role": "server", "window": "client run",
@@ -150,6 +151,10 @@ class ServerWatch:
                                tasks_max=max(self.threads_max, threads))
         else:
             metrics["error"] = self.error
+        # The host over the same window. No noise figure: the kernel's network work for
+        # the server (softirq) and an engine's proxy use the measured CPUs without being
+        # the server's own CPU time, so "busy minus the server" would not be other programs.
+        host = {**self.window.summary(None), "cpu_window": "client run"}
         self.cpu_s += time.thread_time() - cpu0
         metrics["collector_cpu_s"] = round(self.cpu_s, 6)
-        return {"metrics": metrics}
+        return {"metrics": metrics, "host": host}

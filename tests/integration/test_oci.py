@@ -87,6 +87,12 @@ def test_ladder_rungs_run_pinned_with_cgroup_metrics(spec, recipe, measured_cpu)
     # capabilities: the bounding set is Docker's default set (0xa80425fb), or more
     ("oci", "grep -c 'CapBnd:[[:space:]]*0*a80425fb$' /proc/self/status", 1),
     ("oci[caps=all]", "grep -c 'CapBnd:[[:space:]]*0*a80425fb$' /proc/self/status", 0),
+    # its own /etc/hosts, as an engine writes one: localhost, and its name at its address
+    ("oci", "getent ahostsv4 localhost | grep -q '^127[.]0[.]0[.]1 ' && echo 1", 1),
+    ("oci", "getent ahostsv4 $(cat /proc/sys/kernel/hostname) | grep -q '^127[.]0[.]1[.]1 '"
+     " && echo 1", 1),
+    ("oci[net=veth]", "getent ahostsv4 $(cat /proc/sys/kernel/hostname) | grep -q "
+     f"'^{oci.VETH_NET}[.]' && echo 1", 1),
 ])
 def test_each_switch_is_seen_from_inside(spec, script, expected, recipe):
     env = make(spec, recipe, "it-oci-switch")

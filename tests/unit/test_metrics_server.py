@@ -39,22 +39,26 @@ def test_native_server_cpu_in_the_window_only():
                             stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout.readline().strip() == "ready"
-        watch = ServerWatch(proc.pid, cgroup=False)
+        watch = ServerWatch(proc.pid, False, (0,))
         proc.stdin.write("go\n")
         proc.stdin.flush()
         assert proc.stdout.readline().strip() == "done"
-        metrics = watch.finish()["metrics"]
+        result = watch.finish()
     finally:
         proc.kill()
         proc.wait()
+    metrics, host = result["metrics"], result["host"]
     assert metrics["role"] == "server" and metrics["source"].startswith("psutil")
+    # The host over the same window, without a noise figure (see bench.metrics.server).
+    assert host["cpu_window"] == "client run" and host["cpu_window_s"] >= 0.35
+    assert "noise_fraction" not in host
     assert 0.35 <= metrics["cpu_total_s"] <= 0.55, metrics
     assert metrics["processes_gone"] == 0 and metrics["rss_tree_max_bytes"] > 0
 
 
 def test_a_server_gone_before_the_end_is_said_not_raised():
     proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
-    watch = ServerWatch(proc.pid, cgroup=False)
+    watch = ServerWatch(proc.pid, False, (0,))
     proc.kill()
     proc.wait()
     metrics = watch.finish()["metrics"]
@@ -62,11 +66,11 @@ def test_a_server_gone_before_the_end_is_said_not_raised():
 
 
 def test_unknown_pid_or_foreign_cgroup_is_an_error_in_the_metrics():
-    assert "PID is not known" in ServerWatch(None, cgroup=True).finish()["metrics"]["error"]
+    assert "PID is not known" in ServerWatch(None, True, (0,)).finish()["metrics"]["error"]
     proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
         time.sleep(0.05)
-        metrics = ServerWatch(proc.pid, cgroup=True, container_id="0123456789abcdef"
+        metrics = ServerWatch(proc.pid, True, (0,), container_id="0123456789abcdef"
                               ).finish()["metrics"]
     finally:
         proc.kill()
