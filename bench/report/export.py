@@ -148,22 +148,22 @@ def baseline_medians(summary: Summary) -> dict[str, float | None]:
     return {r.workload: r.median for r in summary.rows if r.is_baseline}
 
 
-def correction_text(summary: Summary) -> str:
-    """How alpha was shared across the run's comparisons, in words."""
-    family = f"{summary.family_size} comparison{'' if summary.family_size == 1 else 's'}"
-    if summary.correction == "group-sequential":
-        return (f"group-sequential (Lan-DeMets spending per comparison, adaptive stopping), "
+def _correction_words(correction: str, size: int, unit: str) -> str:
+    family = f"{size} {unit}{'' if size == 1 else 's'}"
+    if correction == "group-sequential":
+        return (f"group-sequential (Lan-DeMets spending per {unit}, adaptive stopping), "
                 f"Bonferroni over {family}")
     return f"Holm-Bonferroni over {family}"
+
+
+def correction_text(summary: Summary) -> str:
+    """How alpha was shared across the run's comparisons, in words."""
+    return _correction_words(summary.correction, summary.family_size, "comparison")
 
 
 def ladder_correction_text(ladder: Ladder) -> str:
     """How alpha was shared across the ladder's steps, in words."""
-    family = f"{ladder.family_size} step{'' if ladder.family_size == 1 else 's'}"
-    if ladder.correction == "group-sequential":
-        return (f"group-sequential (Lan-DeMets spending per step, adaptive stopping), "
-                f"Bonferroni over {family}")
-    return f"Holm-Bonferroni over {family}"
+    return _correction_words(ladder.correction, ladder.family_size, "step")
 
 
 def verdict_counts(summary: Summary) -> dict[str, int]:
