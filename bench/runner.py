@@ -242,6 +242,9 @@ def _measure(plan: Plan, store: RunStore, run_doc: dict[str, Any], steps: list[s
                 warnings.append(f"image changed on resume: {run_doc['image']['tag']} -> "
                                 f"{image_tag}")
             run_doc["image"] = recipe.to_dict()
+        if recipe is None:  # native only: the workloads' own packages, as for an image
+            image.ensure_host_packages(sorted({p for w in plan.workloads for p in w.packages}),
+                                       reporter.stage)
         podman_client = podman_tag = None
         if any(v.env in ("oci", "podman") for v in plan.variants):
             if recipe is None:

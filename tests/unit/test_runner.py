@@ -123,3 +123,19 @@ def test_a_signal_during_the_write_still_counts_the_written_sample(tmp_path, mon
     loaded = results.load_run(folder)
     assert len(loaded.samples) == 3
     assert loaded.run["status"] == "interrupted" and loaded.run["samples"] == 3
+
+
+def test_a_run_without_an_image_still_installs_the_workloads_packages(tmp_path, monkeypatch):
+    """Native-only runs need the workload programs on the host as much as image runs do:
+    the same installer, for the plan's workloads only."""
+    import dataclasses
+
+    from bench import image
+
+    installed: list[list[str]] = []
+    monkeypatch.setattr(image, "ensure_host_packages",
+                        lambda packages, progress=None: installed.append(list(packages)))
+    workloads = [dataclasses.replace(fake_workload("cpu.a"), packages=("sysbench",)),
+                 dataclasses.replace(fake_workload("memory.b"), packages=("hpcc", "sysbench"))]
+    runner.run(plan(workloads=workloads, blocks=2), tmp_path, connect=no_engine)
+    assert installed == [["hpcc", "sysbench"]]
