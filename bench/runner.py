@@ -123,18 +123,27 @@ def _shielded() -> Iterator[None]:
 @contextlib.contextmanager
 def _signals_deferred() -> Iterator[None]:
     """Hold Ctrl-C and SIGTERM over statements that must happen together (a sample
-    written and counted); one that arrives meanwhile is delivered right after, not lost."""
+    written and counted); one that arrives meanwhile is delivered right after, not lost.
+    A signal already pending when the handlers are swapped (signal.signal runs it) may
+    raise while they are: every handler swapped so far is put back all the same."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     caught: list[int] = []
-    previous = {sig: signal.signal(sig, lambda number, _frame: caught.append(number))
-                for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous: dict[int, Any] = {}
     try:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, lambda number, _frame: caught.append(number))
         yield
     finally:
+        raised: BaseException | None = None
         for sig, handler in previous.items():
-            signal.signal(sig, handler)
+            try:
+                signal.signal(sig, handler)
+            except BaseException as err:  # delivered to a handler already put back
+                raised = raised or err
+        if raised is not None:
+            raise raised
         if caught:
             signal.raise_signal(caught[0])
 

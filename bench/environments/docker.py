@@ -179,7 +179,7 @@ class DockerEnvironment(Environment):
 
         def watch() -> ServerWatch:  # the container's cgroup, from its init PID
             return ServerWatch(container.attrs.get("State", {}).get("Pid"), True, ctx.cpus,
-                               container_id=container.id)
+                               container_id=container.id, config=ctx.sampling)
 
         return roles.Server(host, port, f"container:{container.short_id}", alive, stop,
                             self.network_name if self.net == "container" else None, ready_at,

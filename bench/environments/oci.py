@@ -534,7 +534,7 @@ class OciEnvironment(Environment):
 
         def watch() -> ServerWatch:  # the container's cgroup, from runc's pid file
             return ServerWatch(self._container_pid(BUNDLES / cid, proc), True, ctx.cpus,
-                               container_id=cid)
+                               container_id=cid, config=ctx.sampling)
 
         return roles.Server(host, port, f"runc:{cid}", lambda: proc.poll() is None, stop,
                             watch=watch)

@@ -175,7 +175,8 @@ def start_native_server(workload: Workload, ctx: SampleContext,
 
     def watch() -> ServerWatch:  # its own cgroup when it has one, else its process tree
         return ServerWatch(proc.pid, group is not None, ctx.cpus,
-                           container_id=group.group.path if group is not None else None)
+                           container_id=group.group.path if group is not None else None,
+                           config=ctx.sampling)
 
     return Server("127.0.0.1", port, f"pid:{proc.pid}", lambda: proc.poll() is None, stop,
                   watch=watch)
@@ -208,9 +209,13 @@ def two_role_sample(workload: Workload, variant: Variant, ctx: SampleContext,
                                  command=workload.client.command, host=server.host,
                                  port=str(server.port))
             watch = server.watch() if server.watch is not None else None
-            client_raw = run_client(argv, server, ctx, workload.timeout)
-            if watch is not None:
-                server_metrics = watch.finish()
+            try:
+                client_raw = run_client(argv, server, ctx, workload.timeout)
+                if watch is not None:
+                    server_metrics = watch.finish()
+            finally:
+                if watch is not None:
+                    watch.stop()
         else:
             client_raw = RawResult(None, "", "", now()[1] - start, started_at,
                                    server.instance, problem)

@@ -34,8 +34,9 @@ BUILDER_VERSION = 1
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 #: Held in place while workload packages are installed on the host, when the host has none.
 POLICY_RC_D = Path("/usr/sbin/policy-rc.d")
-POLICY_RC_D_TEXT = ("#!/bin/sh\n# Written by bench while it installs workload packages; "
-                    "removed right after.\nexit 101\n")
+POLICY_RC_D_MARK = "# Written by bench while it installs workload packages"
+POLICY_RC_D_TEXT = f"#!/bin/sh\n{POLICY_RC_D_MARK}; removed right after.\nexit 101\n"
+POLICY_RC_D_LOCK = Path("/run/lock/bench-policy-rc.d.lock")
 
 Progress = Callable[[str], None]
 
@@ -134,23 +135,33 @@ def ensure_host_packages(packages: Iterable[str], progress: Progress = _quiet) -
 
 
 @contextlib.contextmanager
-def _services_not_started(progress: Progress,
-                          policy: Path = POLICY_RC_D) -> Iterator[None]:
+def _services_not_started(progress: Progress, policy: Path = POLICY_RC_D,
+                          lock: Path = POLICY_RC_D_LOCK) -> Iterator[None]:
     """Keep the daemons of packages installed for workloads (redis-server, nginx,
-    mariadb-server) from starting on the host: a daemon left running is noise in every
+    mariadb-server) from starting on the host now: a daemon left running is noise in every
     later sample and holds the ports. Debian's way is a policy-rc.d that answers 101
-    (invoke-rc.d and deb-systemd-invoke honour it); one the host already has is kept."""
-    if policy.exists():
-        yield
-        return
-    policy.write_text(POLICY_RC_D_TEXT)
-    policy.chmod(0o755)
-    try:
-        yield
-    finally:
-        with contextlib.suppress(OSError):
-            policy.unlink()
-    progress("daemons of the installed packages were not started (the runs start their own)")
+    (invoke-rc.d and deb-systemd-invoke honour it). One the host has is kept; ours is known
+    by its marker line, so one left by a killed bench is replaced and removed, and a lock
+    keeps two benches from sharing it."""
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            hosts_own = POLICY_RC_D_MARK not in policy.read_text(errors="replace")
+        except FileNotFoundError:
+            hosts_own = False
+        if hosts_own:
+            yield
+            return
+        policy.write_text(POLICY_RC_D_TEXT)
+        policy.chmod(0o755)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                policy.unlink()
+    progress("daemons of the installed packages were not started now (the runs start "
+             "their own); with systemd they start at the next boot unless disabled")
 
 
 def recipe_for(packages: Iterable[str]) -> Recipe:

@@ -167,6 +167,13 @@ class CgroupSet:
 
 # --- reading ----------------------------------------------------------------------------
 
+def names_cgroup(proc_cgroup: str, name: str) -> bool:
+    """Whether a /proc/<pid>/cgroup text puts the process in a cgroup named by ``name`` (a
+    container id or a path) as a whole path component: ``/bench/r-1`` is not ``/bench/r-10``
+    (the ``.scope`` of a systemd-managed container still counts)."""
+    return re.search(re.escape(name) + r"(?=[/.\n]|$)", proc_cgroup) is not None
+
+
 def _text(directory: Path, name: str) -> str | None:
     """A cgroup file's text; None when this kernel lacks the file; CgroupGone when the
     cgroup itself has gone."""
@@ -413,7 +420,7 @@ class ContainerWatch:
                 raise LookupError("the container exited before its cgroup could be read")
             self.pidfd = os.pidfd_open(pid)
             text = (proc / str(pid) / "cgroup").read_text()
-            if container_id not in text:
+            if not names_cgroup(text, container_id):
                 raise LookupError(f"PID {pid} is not in container {container_id[:12]}'s "
                                   "cgroup (it exited and the PID was reused)")
             self.window = CpuWindow(measured, proc)

@@ -2,13 +2,14 @@
 
 The metric of a two-role workload comes from its client, but the role under test is the
 server, so its resources are what a reader needs (did the server's container get throttled;
-did it use the same CPU time natively and in a container?). They are read twice, right
-before the client starts and right after it ends, so the server's start-up (a database
-initialising, a cache warming) and shutdown stay out:
+did it use the same CPU time natively and in a container?). Totals are read right before
+the client starts and right after it ends, so the server's start-up (a database
+initialising) and shutdown stay out; gauges (memory, tasks) are polled in between:
 
 - a server in a container (docker, podman, oci) or in a cgroup of its own
   (``native[cgroup=own]``): its cgroup, read as a single-role container's is
-  (:class:`bench.metrics.cgroup.CgroupCounters`);
+  (:class:`bench.metrics.cgroup.CgroupCounters`); ``mem_peak_bytes`` there is the cgroup's
+  own high-water mark, start-up included;
 - a plain native server: psutil over its live process tree (CPU user and system time,
   context switches, I/O), per process, so that a process started in between counts from
   zero and one that ended in between is left out (``processes_gone`` says how many).
@@ -18,15 +19,17 @@ Nothing here fails a sample: what cannot be read is said in ``metrics.error``.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 from typing import Any
 
 import psutil
 
-from bench.metrics.cgroup import CgroupCounters, CgroupGone, CgroupSet
+from bench.metrics.cgroup import CgroupCounters, CgroupGone, CgroupSet, names_cgroup
 from bench.metrics.host import PROC, CpuWindow
 from bench.metrics.process import tree
+from bench.metrics.sampling import Poller, SamplingConfig
 
 #: Cumulative per-process counters read with psutil, by metric name.
 _TREE_COUNTERS = ("cpu_user_s", "cpu_system_s", "ctx_voluntary", "ctx_involuntary",
@@ -95,15 +98,17 @@ def tree_delta(before: dict[tuple[int, float], dict[str, float]],
 
 class ServerWatch:
     """The server's resources between :meth:`__init__` (right before the client starts)
-    and :meth:`finish` (right after it ends).
+    and :meth:`finish` (right after it ends), gauges (memory, tasks) polled in between at
+    the sampling interval, off the measured CPUs.
 
     ``cgroup``: read the cgroup of ``pid`` (a container's init, or a native server in its
-    own cgroup); ``container_id``, when given, must appear in that cgroup's path, so that a
-    reused PID is never mistaken for the server. Otherwise psutil reads ``pid``'s tree.
+    own cgroup); ``container_id``, when given, must name that cgroup, so that a reused PID
+    is never mistaken for the server. Otherwise psutil reads ``pid``'s tree.
     """
 
     def __init__(self, pid: int | None, cgroup: bool, measured: tuple[int, ...],
-                 container_id: str | None = None, proc: Path = PROC) -> None:
+                 container_id: str | None = None, config: SamplingConfig | None = None,
+                 proc: Path = PROC) -> None:
         cpu0 = time.thread_time()
         self.window = CpuWindow(measured, proc)
         self.pid = pid
@@ -112,13 +117,14 @@ class ServerWatch:
         self.counters: CgroupCounters | None = None
         self.before: dict[tuple[int, float], dict[str, float]] | None = None
         self.rss_max = self.threads_max = 0
+        self.poller: Poller | None = None
         self.t0 = time.monotonic()
         try:
             if pid is None or pid <= 0:
                 raise LookupError("the server's PID is not known")
             if cgroup:
                 text = (proc / str(pid) / "cgroup").read_text()
-                if container_id and container_id not in text:
+                if container_id and not names_cgroup(text, container_id):
                     raise LookupError(f"PID {pid} is not in {container_id[:12]}'s cgroup "
                                       "(the server exited and the PID was reused)")
                 self.counters = CgroupCounters(CgroupSet.for_pid(pid, proc, None, text))
@@ -126,24 +132,47 @@ class ServerWatch:
                 self.before, self.rss_max, self.threads_max = tree_snapshot(pid, proc)
         except (OSError, LookupError, CgroupGone, psutil.Error) as err:
             self.error = f"server {'cgroup' if cgroup else 'process tree'} not readable: {err}"
+        else:
+            config = config or SamplingConfig()
+            self.poller = Poller("bench-server-watch", config.interval_s, measured, self._tick)
         self.cpu_s = time.thread_time() - cpu0
+
+    def _tick(self) -> None:
+        """Gauges only: a cgroup's are kept by its counters; a tree's summed here."""
+        if self.counters is not None:
+            self.counters.update()
+        elif self.pid is not None:
+            with contextlib.suppress(psutil.Error):
+                _, rss, threads = tree_snapshot(self.pid, self.proc)
+                self.rss_max = max(self.rss_max, rss)
+                self.threads_max = max(self.threads_max, threads)
 
     def finish(self) -> dict[str, Any]:
         """``{"metrics": ..., "host": ...}`` for the sample, marked ``role: server``."""
         cpu0 = time.thread_time()
+        if self.poller is not None:
+            self.poller.stop()
+            self.cpu_s += self.poller.cpu_s
+            error, self.poller = self.poller.error, None
+            if error is not None:
+                raise error  # a bug in _tick
         window = round(time.monotonic() - self.t0, 3)
         metrics: dict[str, Any] = {"role": "server", "window": "client run",
                                    "window_s": window}
         if self.counters is not None:
-            if not self.counters.update():
-                metrics["final_read"] = "server gone before the client ended"
-            metrics.update(source=f"cgroup {self.counters.group.version}",
-                           **self.counters.metrics())
+            if self.counters.update():
+                metrics.update(source=f"cgroup {self.counters.group.version}",
+                               **self.counters.metrics())
+            else:
+                metrics["error"] = ("the server's cgroup was gone before its client ended "
+                                    "(the server stopped early)")
         elif self.before is not None and self.pid is not None:
             try:
                 after, rss, threads = tree_snapshot(self.pid, self.proc)
+            except psutil.NoSuchProcess:
+                metrics["error"] = "the server exited before its client ended"
             except psutil.Error as err:
-                metrics["error"] = f"server exited before the client ended: {err}"
+                metrics["error"] = f"server process tree not readable: {err}"
             else:
                 metrics.update(source="psutil (server process tree)",
                                **tree_delta(self.before, after),
@@ -158,3 +187,9 @@ class ServerWatch:
         self.cpu_s += time.thread_time() - cpu0
         metrics["collector_cpu_s"] = round(self.cpu_s, 6)
         return {"metrics": metrics, "host": host}
+
+    def stop(self) -> None:
+        """End the polling thread (a client that raised); safe to call twice."""
+        if self.poller is not None:
+            self.poller.stop()
+            self.poller = None

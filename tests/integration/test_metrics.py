@@ -219,3 +219,25 @@ def test_a_run_records_metrics_per_sample_and_the_sampler_in_run_json(
     assert sources["native"] == "rusage+procfs"
     assert sources["docker"].startswith("cgroup") and "rusage" in sources["native[cgroup=own]"]
     assert not Path(f"/sys/fs/cgroup/cpu/bench/{outcome.run_id}-0").exists()
+
+
+def test_a_server_watch_on_a_cgroup_says_when_the_cgroup_went_away(measured_cpu):
+    """A server in a cgroup of its own that stops before its client ends: an error in the
+    metrics (warned as unread), never totals of zero from comparing a reading with itself."""
+    from bench.metrics.server import ServerWatch
+
+    group = OwnCgroup(f"it-gone-{os.getpid()}", (measured_cpu,))
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"],
+                            preexec_fn=group.join)
+    try:
+        watch = ServerWatch(proc.pid, True, (measured_cpu,), container_id=group.group.path)
+        assert watch.error is None
+    finally:
+        proc.kill()
+        proc.wait()
+        group.remove()
+    got = watch.finish()["metrics"]
+    assert "cgroup was gone" in got["error"] and "cpu_total_s" not in got
+    assert any("no resource metrics" in w for w in metrics.resource_warnings(
+        [results.Sample("r", 0, "app.x", "native[cgroup=own]", "native", 0, 0, False, "ok",
+                        1.0, "ops/s", extra={"metrics": got})]))

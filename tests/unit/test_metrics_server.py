@@ -62,7 +62,7 @@ def test_a_server_gone_before_the_end_is_said_not_raised():
     proc.kill()
     proc.wait()
     metrics = watch.finish()["metrics"]
-    assert "exited before the client ended" in metrics["error"]
+    assert metrics["error"] == "the server exited before its client ended"
 
 
 def test_unknown_pid_or_foreign_cgroup_is_an_error_in_the_metrics():
@@ -76,3 +76,17 @@ def test_unknown_pid_or_foreign_cgroup_is_an_error_in_the_metrics():
         proc.kill()
         proc.wait()
     assert "PID was reused" in metrics["error"]
+
+
+@pytest.mark.parametrize("text, name, found", [
+    ("4:cpu,cpuacct:/bench/r-1\n", "/bench/r-1", True),
+    ("4:cpu,cpuacct:/bench/r-10\n", "/bench/r-1", False),   # another sample's cgroup
+    ("0::/bench/r-1", "/bench/r-1", True),                    # v2, no trailing newline
+    ("0::/machine.slice/libpod-abc123.scope\n", "abc123", True),
+    ("3:memory:/docker/abc123/sub\n", "abc123", True),
+    ("3:memory:/docker/abc1234\n", "abc123", False),
+])
+def test_a_cgroup_is_named_as_a_whole_path_component(text, name, found):
+    from bench.metrics.cgroup import names_cgroup
+
+    assert names_cgroup(text, name) is found
