@@ -57,7 +57,8 @@ if pgrep -x dockerd >/dev/null 2>&1; then
 else
   mkdir -p "$(dirname "$LOG")"
   say "starting dockerd in the background (log: $LOG)"
-  setsid nohup dockerd >>"$LOG" 2>&1 < /dev/null &
+  # From /: a daemon keeps its working directory, and this checkout may be deleted.
+  (cd / || exit; setsid nohup dockerd >>"$LOG" 2>&1 < /dev/null &)
 fi
 
 for _ in $(seq "$WAIT"); do

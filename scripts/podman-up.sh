@@ -28,6 +28,16 @@ answers() {
     sed -n 's/.*"Version":"\([^"]*\)".*/\1/p' | head -n 1
 }
 
+# A service started by this script from a checkout that was deleted since answers, but
+# every container start fails (conmon inherits its working directory): restart it.
+for pid in $(pgrep -f "^podman system service --time=0 unix://$SOCKET\$" || true); do
+  if [ "$(id -u)" -eq 0 ] && readlink "/proc/$pid/cwd" 2>/dev/null | grep -q ' (deleted)$'; then
+    say "the podman service (PID $pid) runs in a deleted directory; restarting it"
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+  fi
+done
+
 if version=$(answers) && [ -n "$version" ]; then
   say "podman $version answers on $SOCKET; using it as it is"
   exit 0
@@ -82,7 +92,10 @@ if pgrep -f "podman system service.*$SOCKET" >/dev/null 2>&1; then
 else
   mkdir -p "$(dirname "$LOG")" "$(dirname "$SOCKET")"
   say "starting 'podman system service' on $SOCKET in the background (log: $LOG)"
-  setsid nohup podman system service --time=0 "unix://$SOCKET" >>"$LOG" 2>&1 </dev/null &
+  # From /: conmon inherits the service's working directory, and every container start
+  # fails ("Failed to get working directory") once this checkout is deleted.
+  (cd / || exit; setsid nohup podman system service --time=0 "unix://$SOCKET" >>"$LOG" 2>&1 \
+    </dev/null &)
 fi
 
 for _ in $(seq "$WAIT"); do

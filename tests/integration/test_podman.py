@@ -165,3 +165,44 @@ def test_bench_run_with_podman_and_oci_variants(tmp_path, podman_image):
     assert loaded.run["binaries"]["oci"] == loaded.run["binaries"]["native"]
     assert not any(engine.leftovers(podman.connect(), outcome.run_id).values())
     assert not any(oci.leftovers(outcome.run_id).values())
+
+
+def test_a_service_started_from_a_deleted_checkout_is_restarted(podman_client, podman_image,
+                                                                tmp_path):
+    """CI deletes the clone a podman service was started from; the service still answers,
+    but conmon inherits its working directory and every container start fails. The set-up
+    script restarts such a service, and starts its own from /."""
+    import shutil
+    import time
+
+    socket = "unix:///run/podman/podman.sock"
+    subprocess.run(["pkill", "-f", f"^podman system service --time=0 {socket}$"], check=False)
+    time.sleep(2)
+    checkout = tmp_path / "clone"
+    checkout.mkdir()
+    subprocess.Popen(["podman", "system", "service", "--time=0", socket], cwd=checkout,
+                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                     stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while not _answers(podman_client) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    shutil.rmtree(checkout)
+    name = "bench-it-podman-deleted-cwd"
+    try:
+        with pytest.raises(Exception, match=r"working directory|broken pipe|500"):
+            podman_client.containers.run(podman_image, ["true"], name=name, remove=True)
+    finally:  # created, never started: not removed by remove=True
+        subprocess.run(["podman", "rm", "-f", name], capture_output=True, check=False)
+    out = subprocess.run([str(ROOT / "scripts" / "podman-up.sh")], capture_output=True,
+                         text=True, timeout=300, check=True).stdout
+    assert "runs in a deleted directory; restarting it" in out, out
+    assert podman_client.containers.run(podman_image, ["sh", "-c", "echo ok"],
+                                        remove=True).strip() == b"ok"
+
+
+def _answers(client) -> bool:
+    try:
+        client.ping()
+    except Exception:  # not up yet
+        return False
+    return True
