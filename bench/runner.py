@@ -218,6 +218,25 @@ def _stop_reason(plan: Plan, stop_rule: schedule.StopRule | None, step: schedule
     return None
 
 
+def _build_user_images(plan: Plan, client: Any, base: str, run_doc: dict[str, Any],
+                       reporter: Reporter) -> dict[str, suite.Workload]:
+    """Workloads with a ``dockerfile``, with ``image`` set to the image built for them
+    FROM the benchmark image; the tags go into run.json (``user_images``)."""
+    built: dict[str, suite.Workload] = {}
+    for workload in plan.workloads:
+        if not workload.dockerfile:
+            continue
+        if any(v.env == "podman" for v in plan.variants_for(workload)):
+            raise UsageError(f"{workload.source}: key 'dockerfile': podman variants need the "
+                             "image in podman's store; build it there and give 'image' instead")
+        reporter.stage(f"image of {workload.name} from {workload.dockerfile}")
+        tag = image.build_user_image(client, Path(workload.dockerfile), base, reporter.stage)
+        built[workload.name] = dataclasses.replace(workload, image=tag)
+        run_doc.setdefault("user_images", {})[workload.name] = {
+            "dockerfile": workload.dockerfile, "tag": tag, "from": base}
+    return built
+
+
 def _engine_answers(client: Any) -> bool:
     try:
         client.ping()
@@ -237,6 +256,7 @@ def _measure(plan: Plan, store: RunStore, run_doc: dict[str, Any], steps: list[s
     client = None
     try:
         image_tag = recipe = None
+        resolved: dict[str, suite.Workload] = {}  # workloads with the image built for them
         if any(v.env == "docker" for v in plan.variants):
             reporter.stage("connecting to the Docker engine")
             client = connect()
@@ -251,6 +271,10 @@ def _measure(plan: Plan, store: RunStore, run_doc: dict[str, Any], steps: list[s
                 warnings.append(f"image changed on resume: {run_doc['image']['tag']} -> "
                                 f"{image_tag}")
             run_doc["image"] = recipe.to_dict()
+            resolved = _build_user_images(plan, client, image_tag, run_doc, reporter)
+            steps = [dataclasses.replace(s, workload=resolved.get(s.workload.name, s.workload))
+                     for s in steps]
+        workloads = [resolved.get(w.name, w) for w in plan.workloads]
         if recipe is None:  # native only: the workloads' own packages, as for an image
             image.ensure_host_packages(sorted({p for w in plan.workloads for p in w.packages}),
                                        reporter.stage)
@@ -282,8 +306,7 @@ def _measure(plan: Plan, store: RunStore, run_doc: dict[str, Any], steps: list[s
                 variant, run_id=store.run_id, seed=plan.seed, client=client, image=image_tag,
                 recipe=recipe, podman_client=podman_client, podman_image=podman_tag)
         for vid, env in envs.items():
-            env.prepare([w for w in plan.workloads
-                         if vid in {v.id for v in plan.variants_for(w)}])
+            env.prepare([w for w in workloads if vid in {v.id for v in plan.variants_for(w)}])
         reporter.stage("hashing workload binaries in each environment")
         binaries = sorted({b for w in plan.workloads for b in w.binaries})
         hashes: dict[str, dict[str, dict[str, str]]] = {}
@@ -291,7 +314,7 @@ def _measure(plan: Plan, store: RunStore, run_doc: dict[str, Any], steps: list[s
             if variant.env not in hashes:  # same binaries for every variant of an env
                 hashes[variant.env] = envs[variant.id].binary_hashes(binaries)
             if variant.env == "docker":  # workloads that bring their own image
-                for workload in plan.workloads:
+                for workload in workloads:
                     key = f"docker:{workload.image}"
                     if workload.image and key not in hashes:
                         hashes[key] = envs[variant.id].binary_hashes(  # type: ignore[call-arg]

@@ -72,6 +72,7 @@ _TOP_KEYS: dict[str, tuple[type, ...]] = {
     "variants": (list,),
     "suites": (list,),
     "image": (str,),
+    "dockerfile": (str,),
 }
 #: Named workload sets: quick (<= 5 min: one workload per category), standard (<= 30 min),
 #: full (everything; a workload without ``suites`` is only in full).
@@ -137,6 +138,9 @@ class Workload:
     #: Docker variants: run in this local image instead of the benchmark image (a user's
     #: own program); its binaries are hashed there and compared with the host's.
     image: str = ""
+    #: Or build that image from this Dockerfile (absolute path), FROM the benchmark image
+    #: (bench.image.build_user_image); the runner sets ``image`` to the built tag.
+    dockerfile: str = ""
     source: str = ""
 
     @property
@@ -335,8 +339,22 @@ def _build_workload(data: dict[str, Any], where: str) -> Workload:
         variants=_variant_list(data.get("variants", []), where),
         suites=_suite_list(data.get("suites", []), where),
         image=data.get("image", ""),
+        dockerfile=_dockerfile(data, where),
         source=source,
     )
+
+
+def _dockerfile(data: dict[str, Any], where: str) -> str:
+    """The ``dockerfile`` key, already made absolute by load_workload; checked here."""
+    dockerfile = data.get("dockerfile", "")
+    if not dockerfile:
+        return ""
+    if data.get("image"):
+        raise UsageError(f"{where}: keys 'image' and 'dockerfile' exclude each other: run in "
+                         "an image you built, or let bench build one from a Dockerfile")
+    if not Path(dockerfile).is_file():
+        raise UsageError(f"{where}: key 'dockerfile': no such file: {dockerfile}")
+    return dockerfile
 
 
 def load_workload(path: Path) -> Workload:
@@ -351,6 +369,8 @@ def load_workload(path: Path) -> Workload:
         raise UsageError(f"{where}: not valid TOML: {err}") from None
     except UnicodeDecodeError:
         raise UsageError(f"{where}: not valid TOML: not UTF-8 text") from None
+    if isinstance(data.get("dockerfile"), str) and data["dockerfile"]:
+        data["dockerfile"] = str((path.parent / data["dockerfile"]).resolve())
     return _build_workload(data, where)
 
 

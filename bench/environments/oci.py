@@ -230,9 +230,10 @@ class OciEnvironment(Environment):
         # already; a debootstrapped tree has none).
         (self.root / "etc" / "hosts").touch(exist_ok=True)
         for workload in workloads:
-            if workload.image:
+            if workload.image or workload.dockerfile:
                 raise UserError(f"{workload.source}: oci variants run in the benchmark "
-                                f"root filesystem, not in image '{workload.image}'")
+                                "root filesystem, not in image "
+                                f"'{workload.image or workload.dockerfile}'")
         two_role = [w.name for w in workloads if w.two_role]
         if two_role and self.net == "none":
             raise UserError(f"--variants: '{self.variant.id}' has no network, but "

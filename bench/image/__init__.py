@@ -371,6 +371,45 @@ def _pin_versions(root: Path, recipe: Recipe, progress: Progress) -> None:
                         + ", ".join(f"{n}={v}" for n, v in still))
 
 
+USER_REPOSITORY = "bench-user"
+
+
+def build_user_image(client: Any, dockerfile: Path, base: str,
+                     progress: Progress = _quiet) -> str:
+    """A user workload's own image from its Dockerfile, built on the local engine without a
+    registry: the build argument ``BENCH_IMAGE`` names the benchmark image to start
+    ``FROM`` (``ARG BENCH_IMAGE`` then ``FROM ${BENCH_IMAGE}``), so the user's program sits
+    on the same bits as the host. Tagged by a hash of the build context (the Dockerfile's
+    directory) and of the base, so it is rebuilt only when either changes."""
+    import docker.errors
+
+    context = dockerfile.parent
+    digest = hashlib.sha256(f"{base}\0{dockerfile.name}\0".encode())
+    for path in sorted(p for p in context.rglob("*") if p.is_file()):
+        digest.update(f"{path.relative_to(context)}\0".encode())
+        digest.update(path.read_bytes())
+    tag = f"{USER_REPOSITORY}:{digest.hexdigest()[:16]}"
+    try:
+        client.images.get(tag)
+        return tag
+    except docker.errors.ImageNotFound:
+        pass
+    progress(f"building {dockerfile} FROM {base} as {tag}")
+    try:
+        for chunk in client.api.build(path=str(context), dockerfile=dockerfile.name, tag=tag,
+                                      buildargs={"BENCH_IMAGE": base}, rm=True, forcerm=True,
+                                      pull=False, decode=True):
+            if "error" in chunk:
+                raise UserError(f"{dockerfile}: docker build failed: "
+                                f"{str(chunk['error']).strip()}")
+            line = str(chunk.get("stream", "")).strip()
+            if line:
+                progress(line)
+    except docker.errors.APIError as err:
+        raise UserError(f"{dockerfile}: docker build failed: {err.explanation or err}") from None
+    return tag
+
+
 def ensure_image(client: Any, packages: Iterable[str], progress: Progress = _quiet,
                  rebuild: bool = False) -> tuple[Recipe, bool]:
     """Host packages installed, image present for the recipe; returns (recipe, built)."""

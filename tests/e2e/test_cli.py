@@ -222,3 +222,48 @@ def test_user_workload_from_outside_the_repo_native_and_docker(tmp_path):
                     for v in ("native", "docker")}
     assert f"docker:{own_tag}" in loaded.run["binaries"]
     assert loaded.run["plan"]["workloads"][0]["source"].startswith(str(mine))
+
+
+@pytest.mark.docker
+def test_user_workload_with_its_own_dockerfile(tmp_path):
+    """A user workload with ``dockerfile``: bench builds it FROM the benchmark image (no
+    registry), runs the docker samples in it, hashes its binaries there, records the tag,
+    and reuses the image on the next run; a broken Dockerfile is a one-line error."""
+    mine = tmp_path / "my-workloads"
+    (mine / "image").mkdir(parents=True)
+    (mine / "image" / "Dockerfile").write_text(
+        "ARG BENCH_IMAGE\nFROM ${BENCH_IMAGE}\n"
+        "COPY rate.sh /usr/local/bin/bench-user-rate\n")
+    (mine / "image" / "rate.sh").write_text('#!/bin/sh\necho "rate: 42"\n')
+    (mine / "image" / "rate.sh").chmod(0o755)
+    # Natively the program is absent and the fallback says 7: the value shows where it ran.
+    script = ("if command -v bench-user-rate >/dev/null; then bench-user-rate; "
+              "else echo 'rate: 7'; fi")
+    (mine / "cpu.user-dockerfile.toml").write_text(
+        'name = "cpu.user-dockerfile"\ncategory = "cpu"\n'
+        f'command = ["sh", "-c", {json.dumps(script)}]\nbinaries = ["sh"]\n'
+        'dockerfile = "image/Dockerfile"\n'
+        '[metric]\nname = "rate"\nunit = "n"\nbetter = "higher"\nparser = "regex"\n'
+        'options = { pattern = "rate: ([0-9]+)" }\n')
+    runs = []
+    for out in (tmp_path / "out1", tmp_path / "out2"):
+        proc = bench("run", "--workload-dir", str(mine), "-w", "cpu.user-dockerfile",
+                     "--blocks", "2", "--warmup", "0", "--out", str(out))
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+        runs.append((proc, results.load_run(only_run_folder(out))))
+    (first, loaded), (second, again) = runs
+    values = {(s.variant, s.value) for s in loaded.samples}
+    assert values == {("native", 7.0), ("docker", 42.0)}
+    built = loaded.run["user_images"]["cpu.user-dockerfile"]
+    assert built["tag"].startswith("bench-user:") and built["from"] == loaded.run["image"]["tag"]
+    assert f"docker:{built['tag']}" in loaded.run["binaries"]
+    assert "Step 1/" in first.stdout + first.stderr or "building" in first.stdout
+    assert again.run["user_images"]["cpu.user-dockerfile"]["tag"] == built["tag"]
+    assert "building" not in second.stdout  # cached by the hash of its build context
+    (mine / "image" / "Dockerfile").write_text(
+        "ARG BENCH_IMAGE\nFROM ${BENCH_IMAGE}\nRUN exit 3\n")
+    proc = bench("run", "--workload-dir", str(mine), "-w", "cpu.user-dockerfile",
+                 "--blocks", "2", "--warmup", "0", "--out", str(tmp_path / "out3"))
+    assert proc.returncode != 0
+    assert "Dockerfile: docker build failed" in proc.stderr and "Traceback" not in proc.stderr
+    engine.connect().images.remove(built["tag"])

@@ -47,6 +47,10 @@ def test_builtin_workloads_load_and_cover_cpu_and_memory():
     (lambda t: t.replace('rate: ([0-9.]+)', 'rate'), "needs a capture group"),
     (lambda t: t.replace('rate: ([0-9.]+)', '(rate'), "not a valid regex"),
     (lambda t: t.replace('parser = "regex"', 'parser = "json"'), "needs options.path"),
+    (lambda t: t.replace('category = "cpu"', 'category = "cpu"\ndockerfile = "nope/Dockerfile"'),
+     "key 'dockerfile': no such file"),
+    (lambda t: t.replace('category = "cpu"', 'category = "cpu"\ndockerfile = "cpu.demo.toml"'
+                         '\nimage = "mine:1"'), "keys 'image' and 'dockerfile' exclude"),
 ])
 def test_bad_workload_file_names_file_and_key(tmp_path, edit, message):
     path = write(tmp_path, edit(VALID_TOML))
@@ -149,3 +153,14 @@ def test_baseline_is_first_variant_without_native():
     plan = suite.make_plan([fake_workload()], suite.parse_variants(["fake[scale=2],fake"]),
                            (0,))
     assert plan.baseline.id == "fake[scale=2]"
+
+
+def test_dockerfile_is_found_next_to_its_workload_file_and_survives_run_json(tmp_path):
+    (tmp_path / "img").mkdir()
+    (tmp_path / "img" / "Dockerfile").write_text("ARG BENCH_IMAGE\nFROM ${BENCH_IMAGE}\n")
+    path = write(tmp_path, VALID_TOML.replace('category = "cpu"',
+                                              'category = "cpu"\ndockerfile = "img/Dockerfile"'))
+    workload = suite.load_workload(path)
+    assert workload.dockerfile == str(tmp_path / "img" / "Dockerfile")
+    again = suite.Workload.from_dict(workload.to_dict())
+    assert again.dockerfile == workload.dockerfile and again.image == ""
