@@ -386,6 +386,8 @@ class OciEnvironment(Environment):
         """``runc run`` of the bundle written for ``cid`` (a leftover of that name, from a
         killed run, is removed first)."""
         self._runc("delete", "--force", cid)
+        for path in _cgroup_dirs(cid):  # one runc could not see (cut-short creation)
+            _clear_cgroup(path)
         bundle = BUNDLES / cid
         return subprocess.Popen(
             [self.runc, "--root", str(RUNTIME_ROOT), "run", "--keep", "--bundle", str(bundle),
@@ -648,11 +650,36 @@ def leftovers(run_id: str | None = None) -> dict[str, list[str]]:
         found["netns"] = sorted(p.name for p in Path("/run/netns").iterdir()
                                 if p.name.startswith(prefix))
     # A container killed while runc was still making it can leave its cgroup behind.
-    parent = CGROUP_PARENT.strip("/")
-    found["cgroups"] = sorted({str(p) for pattern in (f"*/{parent}/{prefix}*",
-                                                      f"{parent}/{prefix}*")
-                               for p in Path("/sys/fs/cgroup").glob(pattern) if p.is_dir()})
+    found["cgroups"] = sorted({str(p) for p in _cgroup_dirs(f"{prefix}*")})
     return found
+
+
+def _cgroup_dirs(cid: str) -> list[Path]:
+    """The cgroup directories of container ``cid`` (a glob), in every hierarchy."""
+    parent = CGROUP_PARENT.strip("/")
+    return [p for pattern in (f"*/{parent}/{cid}", f"{parent}/{cid}")
+            for p in Path("/sys/fs/cgroup").glob(pattern) if p.is_dir()]
+
+
+def _clear_cgroup(path: Path, wait_s: float = 2.0) -> None:
+    """Remove a leftover container cgroup, killing what is still in it first: a ``runc
+    init`` whose creation was cut short (its runc state gone, so ``runc delete`` cannot
+    see it) waits there for ever, and a new container of the same id would share it."""
+    with contextlib.suppress(OSError, ValueError):
+        for pid in (path / "cgroup.procs").read_text().split():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid), signal.SIGKILL)
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            path.rmdir()
+            return
+        except FileNotFoundError:
+            return
+        except OSError:  # still busy: the killed tasks are exiting
+            if time.monotonic() >= deadline:
+                return
+            time.sleep(0.02)
 
 
 def remove_leftovers(run_id: str | None = None) -> int:
@@ -664,8 +691,7 @@ def remove_leftovers(run_id: str | None = None) -> int:
     for name in left["netns"]:
         subprocess.run(["ip", "netns", "del", name], capture_output=True, check=False)
     for path in left["cgroups"]:
-        with contextlib.suppress(OSError):  # only empty ones go; runc removed the rest
-            Path(path).rmdir()
+        _clear_cgroup(Path(path))
     prefix = f"bench-{run_id}-" if run_id else "bench-"
     with contextlib.suppress(OSError):
         for bundle in BUNDLES.iterdir():

@@ -4,6 +4,7 @@ what it says, seen from inside the container; pinning, metrics, cleanup, two rol
 from __future__ import annotations
 
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -211,6 +212,9 @@ def test_a_hard_killed_runs_leftovers_do_not_block_the_same_samples_again(recipe
     env.veth(cid).make()  # as left by the killed run, with its container
     env._bundle(cid, env.config(["sleep", "60"], cid, (0,), veth=env.veth(cid)))
     stale = env._start(cid, subprocess.DEVNULL, subprocess.DEVNULL)
+    # Running, as a killed run leaves it (not half-created: runc writes the pid file once
+    # the container exists; deleting it before that would race with its creation).
+    assert env._container_pid(oci.BUNDLES / cid, stale, timeout=30) > 0
     try:
         sample = env.execute(probe("echo ok 5", r"ok (\d)"), ctx("it-oci-stale", (0,)))
     finally:
@@ -218,3 +222,45 @@ def test_a_hard_killed_runs_leftovers_do_not_block_the_same_samples_again(recipe
         env.teardown()
     assert sample.ok and sample.value == 5, sample.error
     no_leftovers("it-oci-stale")
+
+
+@pytest.mark.parametrize("cleanup", ["next sample", "remove_leftovers"])
+def test_a_container_whose_creation_was_cut_short_is_cleared(recipe, cleanup):
+    """The clean-clone CI run's failure: runc's state of a container went away while its
+    `runc init` still waited in the cgroup (runc list no longer shows it). The next sample
+    of that id, or the leftovers sweep, kills it and removes the cgroup."""
+    import shutil
+
+    run_id = "it-oci-cut"
+    env = make("oci", recipe, run_id)
+    env.prepare([])
+    cid = f"bench-{run_id}-0"
+    bundle = env._bundle(cid, env.config(["true"], cid, (0,)))
+    subprocess.run(["runc", "--root", str(oci.RUNTIME_ROOT), "create", "--bundle", str(bundle),
+                    "--pid-file", str(bundle / "pid"), cid], check=True, timeout=30,
+                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    stuck = int((bundle / "pid").read_text())
+    shutil.rmtree(oci.RUNTIME_ROOT / cid)  # runc's state gone, its init still waiting
+    assert oci.leftovers(run_id)["cgroups"] and not oci.leftovers(run_id)["containers"]
+    try:
+        if cleanup == "next sample":
+            sample = env.execute(probe("echo ok 3", r"ok (\d)"), ctx(run_id, (0,)))
+            assert sample.ok and sample.value == 3, sample.error
+        else:
+            oci.remove_leftovers(run_id)
+    finally:
+        env.teardown()
+    deadline = time.monotonic() + 5
+    while not _gone(stuck) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert _gone(stuck), f"runc init {stuck} survived"
+    no_leftovers(run_id)
+
+
+def _gone(pid: int) -> bool:
+    """Exited (a zombie waiting for its reaper counts as gone)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return True

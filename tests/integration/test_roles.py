@@ -18,6 +18,18 @@ def redis_get() -> suite.Workload:
     return next(w for w in suite.load_workloads() if w.name == "app.redis-get")
 
 
+def one_redis_sample(spec: str, run_id: str, client, bench_image):
+    """One app.redis-get sample in the variant ``spec``, environment torn down after."""
+    env = environments.create(suite.parse_variant(spec), run_id=run_id, client=client,
+                              image=bench_image)
+    workload = redis_get()
+    env.prepare([workload])
+    try:
+        return env.execute(workload, ctx(run_id))
+    finally:
+        env.teardown()
+
+
 def ctx(run_id: str, seq: int = 0) -> SampleContext:
     cpus = suite.online_cpus()
     return SampleContext(run_id, seq, 0, 0, False, (cpus[-1],), True,
@@ -29,14 +41,7 @@ def ctx(run_id: str, seq: int = 0) -> SampleContext:
                                   "docker[net=container]"])
 def test_redis_server_under_test_client_pinned(spec, client, bench_image):
     run_id = f"it-roles-{abs(hash(spec)) % 10_000}"
-    env = environments.create(suite.parse_variant(spec), run_id=run_id, client=client,
-                              image=bench_image)
-    workload = redis_get()
-    env.prepare([workload])
-    try:
-        sample = env.execute(workload, ctx(run_id))
-    finally:
-        env.teardown()
+    sample = one_redis_sample(spec, run_id, client, bench_image)
     assert sample.ok, (sample.error, sample.stdout_tail, sample.extra)
     assert sample.value > 1000  # requests/s
     assert sample.affinity == [suite.online_cpus()[-1]]  # the server's own, from its probe
@@ -64,14 +69,7 @@ def test_a_server_under_a_cpu_quota_is_seen_throttled(client, bench_image):
     from bench import metrics
 
     run_id = "it-roles-quota"
-    env = environments.create(suite.parse_variant("docker[quota=0.25]"), run_id=run_id,
-                              client=client, image=bench_image)
-    workload = redis_get()
-    env.prepare([workload])
-    try:
-        sample = env.execute(workload, ctx(run_id))
-    finally:
-        env.teardown()
+    sample = one_redis_sample("docker[quota=0.25]", run_id, client, bench_image)
     assert sample.ok, (sample.error, sample.extra)
     server = sample.extra["metrics"]
     assert server["role"] == "server" and server["nr_throttled"] > 0, server
