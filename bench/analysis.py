@@ -8,13 +8,12 @@ a successful sample in it (pairing, METHOD.md section 1).
 
 from __future__ import annotations
 
-import dataclasses
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench import diagnostics, schedule, stats
+from bench import diagnostics, families, pairing, stats
 from bench.diagnostics import Diagnostic
 from bench.errors import UsageError
 from bench.ladder import Ladder
@@ -40,6 +39,12 @@ class Row:
     median: float | None
     comparison: stats.Comparison | None
     warnings: tuple[str, ...] = ()
+    #: The comparison's family (``bench.families``): "primary" or "mechanisms".
+    family: str = ""
+    #: Median seconds one block of this workload took (every variant, set-up included).
+    block_s: float | None = None
+    contaminated: int = 0
+    dropped_blocks: int = 0
 
     @property
     def is_baseline(self) -> bool:
@@ -59,14 +64,21 @@ class Summary:
     warnings: tuple[str, ...] = ()
     family_size: int = 0
     facts: dict[str, Any] = field(default_factory=dict)
-    #: "holm" (fixed blocks, Holm-Bonferroni over the run) or "group-sequential"
-    #: (adaptive: Lan-DeMets spending per comparison, Bonferroni over the run).
+    #: "holm" (fixed blocks, Holm within each family) or "group-sequential" (adaptive:
+    #: looks spending each comparison's share of its family's alpha).
     correction: str = "holm"
     #: The ladder's steps (``bench.ladder``): present only when the plan has a ladder.
     ladder: Ladder | None = None
     #: run.json's ``fallback`` when Docker variants ran in the daemonless OCI environment
     #: instead: ``{"reason": str, "mapping": {variant: variant it ran as}}``.
     fallback: dict[str, Any] | None = None
+    #: family -> {"size": comparisons, "alpha": its share of the run's alpha}.
+    families: dict[str, dict[str, float]] = field(default_factory=dict)
+    primary: str | None = None
+    #: The run's measurement budget in seconds, when it had one.
+    budget_s: float | None = None
+    #: The plan's retake rule (run.json), or None for runs from before the guard.
+    retake: dict[str, Any] | None = None
 
 
 @dataclass
@@ -81,8 +93,30 @@ class _Group:
     no_affinity: int = 0
     walls: list[float] = field(default_factory=list)
     resources: ResourceChecks = field(default_factory=ResourceChecks)
+    contaminated: int = 0  # samples the guard left out (each one re-taken or dropped)
+    contaminated_blocks: set[int] = field(default_factory=set)
+    first_contamination: str | None = None
+    spans: dict[int, list[float]] = field(default_factory=dict)  # block -> [start, end]
+
+    @property
+    def dropped_blocks(self) -> int:
+        """Blocks with contaminated attempts only: no clean sample to pair."""
+        return len(self.contaminated_blocks - set(self.values))
 
     def add(self, sample: Sample) -> None:
+        if sample.started_at:
+            span = self.spans.setdefault(sample.block, [sample.started_at, sample.started_at])
+            span[0] = min(span[0], sample.started_at)
+            span[1] = max(span[1], sample.started_at + sample.wall_s)
+        if sample.contaminated:
+            self.contaminated += 1
+            self.contaminated_blocks.add(sample.block)
+            if self.first_contamination is None:
+                info = sample.extra["contaminated"]
+                self.first_contamination = (f"{info.get('reason', 'contaminated')} "
+                                            f"({info.get('figure')} {info.get('value', 0):.0%}"
+                                            f" > {info.get('threshold', 0):.0%})")
+            return
         self.resources.add(sample)
         if not sample.ok:
             self.n_failed += 1
@@ -99,6 +133,13 @@ class _Group:
 
     def warnings(self, better: str, parser: str) -> list[str]:
         found = []
+        if self.contaminated:
+            dropped = self.dropped_blocks
+            found.append(Diagnostic("contaminated", f"{self.contaminated} sample(s) re-taken "
+                                    f"after foreign work disturbed them, first: "
+                                    f"{self.first_contamination}"
+                                    + (f"; {dropped} block(s) dropped (every attempt "
+                                       "contaminated)" if dropped else "")))
         if self.n_failed:
             found.append(Diagnostic("failed", f"{self.n_failed} failed sample(s), first: "
                                               f"{self.first_error}"))
@@ -118,21 +159,16 @@ class _Group:
         return warnings
 
 
-def _sequential(plan: Plan, items: list[tuple[list[float], list[float], str]],
-                margin: float, alpha: float) -> list[stats.Comparison]:
-    """Adaptive runs: each comparison decided at its last look, as the runner stopped it
-    (group-sequential levels; Bonferroni over the run's comparisons)."""
-    plan = dataclasses.replace(plan, margin=margin, alpha=alpha)
-    family = max(plan.comparisons, 1)
-    comparisons = []
-    for variant, baseline, better in items:
-        decision = schedule.sequential_comparison(plan, variant, baseline, better)
-        if decision is None:  # fewer blocks than the first look: a plain, corrected test
-            comparisons.append(stats.compare(variant, baseline, better, margin=margin,
-                                             alpha=alpha / family, seed=plan.seed))
-        else:
-            comparisons.append(decision.comparison)
-    return comparisons
+def _block_seconds(groups: list[_Group]) -> float | None:
+    """Median wall-clock seconds of one block of a workload: from the first start of a
+    sample in the block to the last end, over blocks where every variant has a span."""
+    spans: dict[int, list[float]] = {}
+    for group in groups:
+        for block, (start, end) in group.spans.items():
+            span = spans.setdefault(block, [start, end])
+            span[0], span[1] = min(span[0], start), max(span[1], end)
+    widths = [end - start for block, (start, end) in spans.items() if block >= 0]
+    return statistics.median(widths) if widths else None
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -214,9 +250,11 @@ def summarize(loaded: LoadedRun, margin: float | None = None, alpha: float | Non
                 "median": statistics.median(values.values()) if values else None,
                 "comparison": None,
                 "warnings": group.warnings(better, _text(metric.get("parser"), "")),
+                "contaminated": group.contaminated, "dropped_blocks": group.dropped_blocks,
+                "block_s": _block_seconds([g for (w, _), g in groups.items() if w == name]),
             }
             if variant != baseline:
-                blocks = sorted(set(values) & set(base_values))
+                blocks = pairing.paired_blocks(values, base_values)
                 if len(blocks) >= 2:
                     pending.append((len(rows), ([values[b] for b in blocks],
                                                 [base_values[b] for b in blocks], better)))
@@ -224,23 +262,25 @@ def summarize(loaded: LoadedRun, margin: float | None = None, alpha: float | Non
                     row["warnings"].append(f"only {len(blocks)} complete block(s) paired with "
                                            f"{baseline}: no comparison")
             rows.append(row)
+    fallback = _fallback(run.get("fallback"))
+    primary = families.primary_variant(variants, baseline,
+                                       fallback["mapping"] if fallback else None)
+    for index, _ in pending:
+        rows[index]["family"] = "primary" if rows[index]["variant"] == primary else "mechanisms"
+    sizes = {name: sum(1 for i, _ in pending if rows[i]["family"] == name)
+             for name in ("primary", "mechanisms")}
+    design = None
     correction = "holm"
-    sequential = None
     if plan.get("adaptive") is True:
         correction = "group-sequential"
-        sequential = Plan.from_dict(plan, f"{loaded.folder / 'run.json'}")
-        comparisons = _sequential(sequential, [item for _, item in pending], margin, alpha)
-    else:
-        comparisons = stats.compare_family([item for _, item in pending], margin=margin,
-                                           alpha=alpha, seed=seed) if pending else []
-    for (index, (variant, baseline_values, better)), comparison in zip(pending, comparisons,
-                                                                        strict=True):
-        rows[index]["comparison"] = comparison
-        rows[index]["warnings"].extend(
-            str(d) for d in diagnostics.robust_note(comparison, variant, baseline_values, better))
+        adaptive = Plan.from_dict(plan, f"{loaded.folder / 'run.json'}")
+        design = families.Design(adaptive.look_grid, final=True)
+
+    def alpha_for(n_ladder: int) -> float:
+        sizes["ladder"] = n_ladder
+        return families.allot(sizes, alpha).get("ladder", 0.0)
 
     rungs = [r for r in plan.get("ladder") or [] if isinstance(r, str)]
-    fallback = _fallback(run.get("fallback"))
     steps = None
     if rungs:
         matrix = _dict(plan.get("matrix"))
@@ -250,8 +290,19 @@ def summarize(loaded: LoadedRun, margin: float | None = None, alpha: float | Non
         stand_ins = {oci: docker for docker, oci in ran_as.items()}
         steps = analyse_ladder(rungs, list(betters.items()),
                                {key: group.values for key, group in groups.items()},
-                               margin=margin, alpha=alpha, seed=seed, planned=planned,
-                               sequential=sequential, stand_ins=stand_ins)
+                               margin=margin, alpha_for=alpha_for, seed=seed, planned=planned,
+                               design=design, stand_ins=stand_ins)
+    alphas = families.allot(sizes, alpha)
+    for family in ("primary", "mechanisms"):
+        chosen = [(i, item) for i, item in pending if rows[i]["family"] == family]
+        decided = families.decide([item for _, item in chosen], alphas.get(family, alpha),
+                                  margin, seed, design)
+        for (index, (variant, baseline_values, better)), comparison in zip(chosen, decided,
+                                                                            strict=True):
+            rows[index]["comparison"] = comparison
+            rows[index]["warnings"].extend(
+                str(d) for d in diagnostics.robust_note(comparison, variant, baseline_values,
+                                                        better))
 
     warnings = list(loaded.warnings) + list(run.get("warnings", []))
     if run.get("status") != "complete":
@@ -266,6 +317,11 @@ def summarize(loaded: LoadedRun, margin: float | None = None, alpha: float | Non
         warnings=tuple(warnings),
         family_size=len(pending),
         correction=correction,
+        families={name: {"size": n, "alpha": alphas[name]} for name, n in sizes.items()
+                  if n and name in alphas},
+        primary=primary,
+        budget_s=plan.get("budget_s") if isinstance(plan.get("budget_s"), int | float) else None,
+        retake=plan.get("retake") if isinstance(plan.get("retake"), dict) else None,
         facts={"host": run.get("host", {}), "engine": run.get("engine", {})},
         ladder=steps,
         fallback=fallback,

@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bench import stats
+from bench import pairing, stats
 from bench.results import LoadedRun
 from bench.suite import Plan, Variant, Workload, make_plan, parse_variants
 
@@ -100,7 +100,7 @@ def evaluate(loaded: LoadedRun, quota: float = DEFAULT_QUOTA
     workloads = {w["name"]: w for w in loaded.run.get("plan", {}).get("workloads", [])}
     values: dict[tuple[str, str], dict[int, float]] = {}
     for sample in loaded.samples:
-        if sample.ok and not sample.warmup and sample.value is not None:
+        if sample.usable:
             values.setdefault((sample.workload, sample.variant), {})[sample.block] = sample.value
     items: list[tuple[str, str, str, str, float, list[float], list[float], str]] = []
     for name, info in workloads.items():
@@ -109,7 +109,7 @@ def evaluate(loaded: LoadedRun, quota: float = DEFAULT_QUOTA
             if kind == "injected" and category != "cpu":
                 continue  # only a CPU-bound workload slows down exactly by the quota
             mine, base = values.get((name, variant), {}), values.get((name, baseline), {})
-            blocks = sorted(set(mine) & set(base))
+            blocks = pairing.paired_blocks(mine, base)
             if len(blocks) >= 2:
                 items.append((kind, name, category, variant, expected,
                               [mine[b] for b in blocks], [base[b] for b in blocks], better))

@@ -31,6 +31,7 @@ from bench import (
     doctor,
     engine,
     fallback,
+    guard,
     image,
     results,
     runner,
@@ -38,7 +39,7 @@ from bench import (
 )
 from bench.errors import UsageError, UserError
 from bench.metrics import SamplingConfig
-from bench.report import export, html, markdown, terminal
+from bench.report import answer, export, html, markdown, terminal
 
 
 def _console(stderr: bool = False) -> Console:
@@ -98,7 +99,13 @@ class CliReporter:
         block = (f"warmup {step.block + self.warmup + 1}/{self.warmup}" if step.warmup
                  else f"block {step.block + 1}/{self.blocks}")
         where = escape(f"{step.workload.name:<22} {step.variant.id:<18} {block}")
-        self.progress.update(self.task, completed=done, description=where)
+        self.progress.update(self.task, completed=done, total=total, description=where)
+        info = sample.extra.get("contaminated") if sample.contaminated else None
+        if info:
+            what = "re-taking" if info.get("retaken") else "block dropped"
+            self.progress.console.print(
+                f"[yellow]contaminated[/yellow] {where}: {escape(info['reason'])} "
+                f"({info['figure']} {info['value']:.0%} > {info['threshold']:.0%}); {what}")
         if not sample.ok:
             self.progress.console.print(f"[yellow]failed sample[/yellow] {where}: "
                                         f"{escape(sample.error or '')}")
@@ -129,7 +136,7 @@ def print_summary(summary: analysis.Summary) -> None:
         console.print(ladder)
         for line in terminal.ladder_lines(summary):
             console.print(f"  {escape(line)}")
-    console.print(f"\n[bold]{escape(terminal.headline(summary))}[/bold]")
+    console.print(f"\n[bold]{escape(answer.headline(summary))}[/bold]")
     warnings = terminal.warning_lines(summary)
     if warnings:
         console.print("\n[yellow]warnings:[/yellow]")
@@ -165,28 +172,41 @@ def _workload_dirs(dirs: tuple[str, ...]) -> list[Path]:
                    "own matrix (bench list). The baseline is native.")
 @click.option("--cpus", metavar="LIST",
               help="Measured CPUs, e.g. '1' or '2-3'. Default: all but CPU 0.")
-@click.option("--blocks", type=int, help=f"Blocks per workload (default {DEFAULT_BLOCKS}, "
-                                          f"--quick {QUICK_BLOCKS}).")
+@click.option("--blocks", type=int, help=f"Blocks per workload (default {DEFAULT_BLOCKS}; "
+                                          "--quick is adaptive).")
 @click.option("--warmup", type=int, default=1, show_default=True,
               help="Warmup rounds per workload (kept in the data, not analysed).")
 @click.option("--seed", type=int, help="Seed of the random order (default: random, recorded).")
 @click.option("--margin", type=float, default=2.0, show_default=True,
               help="Equivalence margin in percent.")
 @click.option("--alpha", type=float, default=0.05, show_default=True,
-              help="Family-wise error rate (Holm-corrected).")
+              help="Family-wise error rate of the whole run (primary and mechanism "
+                   "families, Holm within each).")
 @click.option("--out", "out_dir", default="results", show_default=True, metavar="DIR",
               help="Directory that receives the run folder.")
-@click.option("--quick", is_flag=True, help="Short samples and 5 blocks: a first answer "
-                                            "in a few minutes.")
+@click.option("--quick", is_flag=True,
+              help="The quick run: short samples, adaptive, a measurement budget of "
+                   f"{suite.QUICK_BUDGET_S / 60:g} min (blocks go where comparisons are "
+                   "undecided). With --blocks: that many blocks of short samples.")
 @click.option("--replay", metavar="RUN", help="Run the plan of a saved run again "
                                               "(workloads, variants, CPUs, seed).")
 @click.option("--adaptive", is_flag=True,
               help="Stop each workload once all its comparisons are decided "
-                   "(group-sequential; false positives stay <= alpha).")
+                   "(looks spending alpha; false claims stay <= alpha).")
 @click.option("--min-blocks", type=int, default=5, show_default=True,
               help="Adaptive: blocks before the first look.")
 @click.option("--max-blocks", type=int, help="Adaptive: at most this many blocks (default 30).")
-@click.option("--budget", metavar="TIME", help="Time budget per workload, e.g. '90s', '10m'.")
+@click.option("--budget", metavar="TIME",
+              help="Measurement budget of the whole run, e.g. '90s', '10m' (set-up and image "
+                   "build not counted).")
+@click.option("--retake-threshold", type=float, metavar="PCT",
+              default=guard.DEFAULT_FOREIGN_THRESHOLD * 100, show_default=True,
+              help="A sample during which foreign work took more than PCT% of the measured "
+                   "CPUs is contaminated: kept, left out, re-taken.")
+@click.option("--steal-threshold", type=float, metavar="PCT",
+              default=guard.DEFAULT_STEAL_THRESHOLD * 100, show_default=True,
+              help="The same for hypervisor steal on the measured CPUs.")
+@click.option("--no-retake", is_flag=True, help="Use every sample, contaminated or not.")
 @click.option("--metrics-interval", type=float, metavar="SECONDS",
               help="How often resource metrics are polled during a sample (default 0.5; "
                    "also BENCH_METRICS_INTERVAL).")
@@ -196,7 +216,8 @@ def _workload_dirs(dirs: tuple[str, ...]) -> list[Path]:
                                               "(same plan and seed, missing samples only).")
 def run_command(patterns, workload_dirs, suite_name, variant_specs, cpus, blocks, warmup, seed,
                 margin, alpha, out_dir, quick, replay, adaptive, min_blocks, max_blocks, budget,
-                metrics_interval, metrics_series, resume) -> None:
+                retake_threshold, steal_threshold, no_retake, metrics_interval, metrics_series,
+                resume) -> None:
     """Measure workloads natively and in containers, interleaved, then summarise."""
     signal.signal(signal.SIGTERM, _terminate)
     if resume and replay:
@@ -225,6 +246,12 @@ def run_command(patterns, workload_dirs, suite_name, variant_specs, cpus, blocks
         else:  # each workload's own default matrix
             variants, matrix = suite.default_matrix(
                 workloads, suite.parse_variants([DEFAULT_VARIANTS]))
+        quick_adaptive = quick and blocks is None and not adaptive
+        if quick_adaptive:
+            adaptive, max_blocks = True, max_blocks or suite.QUICK_MAX_BLOCKS
+            if min_blocks == 5:  # the option's default
+                min_blocks = suite.QUICK_MIN_BLOCKS
+            budget = budget or f"{suite.QUICK_BUDGET_S:g}s"
         plan = suite.make_plan(
             workloads, variants,
             suite.parse_cpus(cpus) if cpus else suite.default_cpus(),
@@ -233,15 +260,22 @@ def run_command(patterns, workload_dirs, suite_name, variant_specs, cpus, blocks
             quick=quick, margin=margin / 100, alpha=alpha, adaptive=adaptive,
             min_blocks=min_blocks, budget_s=suite.parse_duration(budget) if budget else None,
             matrix=matrix, ladder=suite.ladder_of(variants) if variant_specs else (),
+            retake=guard.RetakeRule(enabled=not no_retake,
+                                    foreign_threshold=retake_threshold / 100,
+                                    steal_threshold=steal_threshold / 100),
         )
     plan, fallen_back = fallback.resolve(plan, progress=lambda m: console.print(escape(m)))
     if fallen_back:
         console.print(f"[bold yellow]{escape(fallback.banner(fallen_back))}[/bold yellow]",
                       soft_wrap=True)
+    blocks_text = (f"{plan.min_blocks}-{plan.blocks} blocks (adaptive)" if plan.adaptive
+                   else f"{plan.blocks} blocks")
+    budget_text = (f"; budget {plan.budget_s / 60:g} min" if plan.budget_s is not None
+                   else "")
     console.print(f"[bold]bench run[/bold]: {len(plan.workloads)} workload(s) x "
                   f"{escape(', '.join(v.id for v in plan.variants))}; CPUs "
-                  f"{suite.format_cpus(plan.cpus)}; {plan.blocks} blocks + {plan.warmup} "
-                  f"warmup; seed {plan.seed}")
+                  f"{suite.format_cpus(plan.cpus)}; {blocks_text} + {plan.warmup} "
+                  f"warmup{budget_text}; seed {plan.seed}")
     reporter = CliReporter(plan.blocks, plan.warmup)
     try:
         outcome = runner.run(plan, Path(out_dir), reporter=reporter,

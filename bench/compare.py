@@ -35,7 +35,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import special
 
-from bench import stats
+from bench import pairing, stats
 from bench.errors import UsageError
 from bench.results import LoadedRun, Sample
 from bench.stats import Interval
@@ -224,7 +224,7 @@ def _reduce(loaded: LoadedRun) -> _RunData:
 
 
 def _usable(s: Sample) -> bool:
-    return s.ok and not s.warmup and s.value is not None and s.value > 0
+    return s.usable and s.value is not None and s.value > 0
 
 
 def _log_costs(values: dict[int, float], better: str) -> dict[int, float]:
@@ -372,7 +372,7 @@ def compare_runs(a: LoadedRun, b: LoadedRun, *, allow_different_hosts: bool = Fa
 
 
 def _paired(variant: dict[int, float], baseline: dict[int, float]) -> np.ndarray:
-    blocks = sorted(set(variant) & set(baseline))
+    blocks = pairing.paired_blocks(variant, baseline)
     return np.array([variant[b] - baseline[b] for b in blocks], dtype=float)
 
 

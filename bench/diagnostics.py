@@ -35,6 +35,8 @@ CATALOGUE: dict[str, str] = {
     "first-slow": "the first measured block was slow: raise --warmup",
     "short-sample": "samples are too short to time reliably: raise the workload's duration",
     "binary-mismatch": "rebuild the image with 'bench image build --rebuild'",
+    "contaminated": "left out of the estimates and re-taken in the same block; find what "
+                    "else runs on the measured CPUs (bench doctor), or 'bench tune'",
 }
 
 

@@ -3,20 +3,17 @@
 A ladder run measures ordered rungs, from a native process to a Docker container with a
 published port, each adding one mechanism (``bench.suite.LADDER``). Each rung is compared
 with the rung before it, paired by block exactly as a variant is paired with the baseline
-(METHOD §1), with the same statistics (``stats.compare_family`` or, in adaptive runs,
-``stats.sequential_look``) and the same verdict words (METHOD §4): the step's *added*
+(METHOD §1), with the same statistics (``bench.families.decide``) and the same verdict
+words (METHOD §4): the step's *added*
 overhead, with its interval and verdict. A workload that did not run in a rung (the
 plan's matrix) or has no successful sample there steps over it: that step compares with
 the nearest previous rung it has data for, and says which rungs it spans.
 
-Multiplicity (METHOD §4): the ladder's steps, over all workloads of the run, are one
-family. Fixed-block runs: Holm across that family (``stats.compare_family``, the Holm
-step-down adapted to one difference and one equivalence hypothesis per comparison).
-Adaptive runs: each step is read at its last look as a group-sequential test (Lan-DeMets
-spending, repeated confidence intervals valid whatever stopped the workload), Bonferroni
-across the family. The steps are a second family beside the run's variant-vs-baseline
-comparisons, so reading a run as a ladder never changes a main verdict; each family keeps
-its family-wise error rate at alpha, and the reports state both families' sizes.
+Multiplicity (METHOD §4, ``bench.families``): the ladder's steps, over all workloads of
+the run, are the ``ladder`` family, which shares the run's alpha with the primary and the
+mechanism comparisons (weighted Bonferroni across families), so the run's family-wise
+error rate, ladder included, stays at alpha. Within the family: Holm (fixed-block runs)
+or Bonferroni over looks (adaptive runs), as the other families.
 
 Cumulative overhead at a rung is the point estimate against the workload's first rung,
 paired by block (for native as first rung it is the main comparison's estimate, whose
@@ -32,12 +29,12 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bench import stats
-from bench.suite import LADDER, Plan
+from bench import families, pairing, stats
+from bench.suite import LADDER
 
 #: What each known rung adds, by variant id.
 DESCRIPTIONS = dict(LADDER)
@@ -134,15 +131,17 @@ def describe(rung: str, previous: str | None = None, stands_for: str | None = No
 
 def analyse(rungs: Sequence[str], workloads: Sequence[tuple[str, str]],
             values: Mapping[tuple[str, str], Mapping[int, float]], *, margin: float,
-            alpha: float, seed: int = 0, planned: Mapping[str, Sequence[str]] | None = None,
-            sequential: Plan | None = None, stand_ins: Mapping[str, str] | None = None
+            alpha_for: Callable[[int], float], seed: int = 0,
+            planned: Mapping[str, Sequence[str]] | None = None,
+            design: families.Design | None = None, stand_ins: Mapping[str, str] | None = None
             ) -> Ladder:
     """The steps of every workload up the ladder ``rungs``.
 
     ``workloads``: (name, better) in report order. ``values``: per (workload, variant), the
     metric of each block's successful measured sample (what analysis pairs). ``planned``:
-    per workload, the variant ids it was planned in (None: every rung). ``sequential``: the
-    plan of an adaptive run (group-sequential steps), None for fixed-block runs.
+    per workload, the variant ids it was planned in (None: every rung). ``alpha_for``: the
+    ladder family's alpha given its number of steps (``families.allot``). ``design``: the
+    looks of an adaptive run, None for fixed-block runs.
     ``stand_ins``: rung id -> the ladder rung it ran in place of (run.json's ``fallback``
     mapping, inverted), so a step is described by what it really changed.
     """
@@ -162,7 +161,7 @@ def analyse(rungs: Sequence[str], workloads: Sequence[tuple[str, str]],
         for prev, rung in itertools.pairwise(ran):
             between = rungs[rungs.index(prev) + 1:rungs.index(rung)]
             mine, base = values[(name, rung)], values[(name, prev)]
-            blocks = sorted(set(mine) & set(base))
+            blocks = pairing.paired_blocks(mine, base)
             step: dict[str, Any] = {
                 "rung": rung, "previous": prev, "skipped": between,
                 "adds": "; ".join(descriptions[r] for r in (*between, rung)),
@@ -179,7 +178,8 @@ def analyse(rungs: Sequence[str], workloads: Sequence[tuple[str, str]],
                                 "no comparison" + (f"; {step['note']}" if step["note"] else ""))
             steps.append(step)
         climbs.append((name, better, first, steps))
-    comparisons = _compare([item for *_, item in pending], margin, alpha, seed, sequential)
+    alpha = alpha_for(len(pending))
+    comparisons = families.decide([item for *_, item in pending], alpha, margin, seed, design)
     for (climb, index, _), comparison in zip(pending, comparisons, strict=True):
         climbs[climb][3][index]["comparison"] = comparison
     out = []
@@ -194,7 +194,7 @@ def analyse(rungs: Sequence[str], workloads: Sequence[tuple[str, str]],
         out.append(WorkloadLadder(name, better, first, steps, total,
                                   attribution(name, total, steps)))
     return Ladder(rungs, descriptions, tuple(out), margin, alpha, len(pending),
-                  "holm" if sequential is None else "group-sequential")
+                  "holm" if design is None else "group-sequential")
 
 
 def attribution(workload: str, total: float | None, steps: Sequence[Step]) -> str:
@@ -229,34 +229,10 @@ def attribution(workload: str, total: float | None, steps: Sequence[Step]) -> st
 # ------------------------------------------------------------------------------ private
 
 
-def _compare(items: list[tuple[list[float], list[float], str]], margin: float, alpha: float,
-             seed: int, sequential: Plan | None) -> list[stats.Comparison]:
-    """The family of steps, decided as analysis decides the main comparisons."""
-    if not items:
-        return []
-    if sequential is None:
-        return stats.compare_family(items, margin=margin, alpha=alpha, seed=seed)
-    family = len(items)
-    max_looks = sequential.blocks - sequential.min_blocks + 1
-    out = []
-    for variant, baseline, better in items:
-        n = len(variant)
-        if n < sequential.min_blocks:  # before the first look: a plain, corrected test
-            out.append(stats.compare(variant, baseline, better, margin=margin,
-                                     alpha=alpha / family, seed=seed))
-            continue
-        look = min(n - sequential.min_blocks + 1, max_looks)
-        keep = sequential.min_blocks + look - 1
-        out.append(stats.sequential_look(variant[-keep:], baseline[-keep:], better, look=look,
-                                         max_looks=max_looks, margin=margin, alpha=alpha,
-                                         family_size=family, seed=seed).comparison)
-    return out
-
-
 def _cumulative(values: Mapping[tuple[str, str], Mapping[int, float]], name: str, first: str,
                 rung: str, better: str) -> float | None:
     mine, base = values[(name, rung)], values[(name, first)]
-    blocks = sorted(set(mine) & set(base))
+    blocks = pairing.paired_blocks(mine, base)
     if not blocks:
         return None
     return stats.overhead(stats.paired_log_diffs([mine[b] for b in blocks],

@@ -60,6 +60,17 @@ class Sample:
     def ok(self) -> bool:
         return self.status == "ok"
 
+    @property
+    def contaminated(self) -> bool:
+        """Marked by the contamination guard (``bench.guard``): kept, never estimated on."""
+        return isinstance(self.extra.get("contaminated"), dict)
+
+    @property
+    def usable(self) -> bool:
+        """A measured value the statistics use: ok, not warmup, not contaminated."""
+        return self.ok and not self.warmup and self.value is not None \
+            and not self.contaminated
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 

@@ -205,17 +205,57 @@ def resume(folder: Path, *, reporter: Reporter | None = None,
     return _measure(plan, store, run_doc, steps, reporter, connect, len(done), failed)
 
 
-def _stop_reason(plan: Plan, stop_rule: schedule.StopRule | None, step: schedule.Step,
-                 started: dict[str, float]) -> str | None:
+def _stop_reason(plan: Plan, stop_rule: schedule.StopRule | None, step: schedule.Step
+                 ) -> str | None:
     """Why the workload of ``step`` stops after this block, if it does."""
     if step.block + 1 >= plan.blocks:
         return None  # the schedule ends here anyway
     if stop_rule is not None and stop_rule.decided(step.workload):
         return "every comparison decided"
-    if plan.budget_s is not None and time.monotonic() - started[step.workload.name] \
-            >= plan.budget_s:
-        return f"time budget of {plan.budget_s:g} s used"
     return None
+
+
+class _Budget:
+    """The run's measurement budget (``plan.budget_s``): time spent taking samples, from
+    the first sample on (set-up before it, image build included, does not count).
+    Resumed runs continue from what run.json says was spent."""
+
+    def __init__(self, plan: Plan, spent_before: float) -> None:
+        self.limit = plan.budget_s
+        self.spent_before = spent_before
+        self.started: float | None = None
+
+    def start(self) -> None:
+        if self.started is None:
+            self.started = time.monotonic()
+
+    @property
+    def spent(self) -> float:
+        if self.started is None:
+            return self.spent_before
+        return self.spent_before + time.monotonic() - self.started
+
+    def exhausted(self, next_block_s: float = 0.0) -> bool:
+        """No budget left, or not enough for a block expected to take ``next_block_s``
+        (stopping before it lands closer to the budget than running over it)."""
+        if self.limit is None:
+            return False
+        return self.spent + next_block_s / 2 >= self.limit
+
+
+def _stop_everything(plan: Plan, steps: list[schedule.Step], step: schedule.Step,
+                     stopped: dict[str, Any], budget: _Budget, reporter: Reporter) -> None:
+    """The budget is spent: every workload still measuring stops before its next block."""
+    reason = f"measurement budget of {plan.budget_s:g} s used"
+    for workload in plan.workloads:
+        if workload.name in stopped:
+            continue
+        later = [s for s in steps if s.workload.name == workload.name and s.seq >= step.seq]
+        if not later:
+            continue
+        stopped[workload.name] = {"after_blocks": later[0].block, "reason": reason,
+                                  "measurement_s": round(budget.spent, 1)}
+        reporter.stopped(workload.name, reason, len(later))
 
 
 def _build_user_images(plan: Plan, client: Any, base: str, run_doc: dict[str, Any],
@@ -341,45 +381,76 @@ def _measure(plan: Plan, store: RunStore, run_doc: dict[str, Any], steps: list[s
             for sample in load_run(store.folder).samples:  # resumed: data so far counts
                 stop_rule.record(sample)
         stopped: dict[str, Any] = run_doc.setdefault("stopped", {})
-        workload_started: dict[str, float] = {}
+        guard: dict[str, Any] = run_doc.setdefault(
+            "retakes", {"allowance": plan.retake.run_allowance(
+                sum(1 for s in schedule.build(plan) if not s.warmup)),
+                "used": 0, "dropped": 0})
+        budget = _Budget(plan, float(run_doc.get("measurement_s", 0.0)))
+        block_s: dict[str, float] = {}  # workload -> seconds of its last block
+        block_start: dict[str, float] = {}
+        lost_engines = {"docker": client, "podman": podman_client}
         for step in steps:
             if step.workload.name in stopped:
                 continue
-            workload_started.setdefault(step.workload.name, time.monotonic())
-            ctx = SampleContext(store.run_id, step.seq, step.block, step.position, step.warmup,
-                                plan.cpus, plan.quick, monitor.config, client_cpus)
-            sample = monitor.measure(envs[step.variant.id].execute, step.workload, ctx)
-            run_doc["sampler"] = monitor.cost()
-            lost = {"docker": client, "podman": podman_client}.get(step.variant.env)
-            if not sample.ok and lost is not None and not _engine_answers(lost):
-                # Recorded as failed with its reason; --resume takes it again.
-                sample = dataclasses.replace(
-                    sample, extra={**sample.extra, "retry_on_resume": True})
-                with _signals_deferred():
+            if step.position == 0 and budget.exhausted(block_s.get(step.workload.name, 0.0)):
+                _stop_everything(plan, steps, step, stopped, budget, reporter)
+                store.write_run(run_doc)
+                break
+            budget.start()
+            block_start.setdefault(step.workload.name, time.monotonic())
+            for attempt in range(1, plan.retake.max_attempts + 1):
+                ctx = SampleContext(store.run_id, step.seq, step.block, step.position,
+                                    step.warmup, plan.cpus, plan.quick, monitor.config,
+                                    client_cpus)
+                sample = monitor.measure(envs[step.variant.id].execute, step.workload, ctx)
+                run_doc["sampler"] = monitor.cost()
+                lost = lost_engines.get(step.variant.env)
+                if not sample.ok and lost is not None and not _engine_answers(lost):
+                    # Recorded as failed with its reason; --resume takes it again.
+                    sample = dataclasses.replace(
+                        sample, extra={**sample.extra, "retry_on_resume": True})
+                    with _signals_deferred():
+                        store.append(sample)
+                        failed += 1
+                    which, script = (("Docker engine", "engine-up.sh") if step.variant.env
+                                     == "docker" else ("podman service", "podman-up.sh"))
+                    raise EngineLost(
+                        f"the {which} stopped answering during the run ({taken} samples "
+                        f"kept in {store.folder}); restart it (scripts/{script}) and "
+                        f"continue with 'bench run --resume {store.folder}'")
+                reason = plan.retake.reason(sample)
+                retake = (reason is not None and attempt < plan.retake.max_attempts
+                          and guard["used"] < guard["allowance"])
+                if reason is not None:
+                    sample = dataclasses.replace(sample, extra={
+                        **sample.extra, "contaminated": {**reason, "attempt": attempt,
+                                                         "retaken": retake}})
+                with _signals_deferred():  # run.json's count must match samples.jsonl
                     store.append(sample)
-                    failed += 1
-                which, script = (("Docker engine", "engine-up.sh") if step.variant.env
-                                 == "docker" else ("podman service", "podman-up.sh"))
-                raise EngineLost(
-                    f"the {which} stopped answering during the run ({taken} samples "
-                    f"kept in {store.folder}); restart it (scripts/{script}) and continue "
-                    f"with 'bench run --resume {store.folder}'")
-            with _signals_deferred():  # run.json's count must match samples.jsonl
-                store.append(sample)
-                taken += 1
-                failed += not sample.ok
+                    taken += 1
+                    failed += not sample.ok
+                    if retake:
+                        guard["used"] += 1
+                        total += 1
+                    elif reason is not None:
+                        guard["dropped"] += 1
+                reporter.sample(step, sample, taken, total)
+                if not retake:
+                    break
             if stop_rule is not None:
                 stop_rule.record(sample)
-            reporter.sample(step, sample, taken, total)
-            if step.position == len(plan.variants_for(step.workload)) - 1 and not step.warmup:
-                reason = _stop_reason(plan, stop_rule, step, workload_started)
-                if reason:
+            run_doc["measurement_s"] = round(budget.spent, 3)
+            if step.position == len(plan.variants_for(step.workload)) - 1:
+                block_s[step.workload.name] = time.monotonic() - block_start.pop(
+                    step.workload.name)
+                reason_text = None if step.warmup else _stop_reason(plan, stop_rule, step)
+                if reason_text:
                     stopped[step.workload.name] = {"after_blocks": step.block + 1,
-                                                   "reason": reason}
+                                                   "reason": reason_text}
                     left = sum(1 for s in steps if s.workload.name == step.workload.name
                                and s.seq > step.seq)
                     total -= left
-                    reporter.stopped(step.workload.name, reason, left)
+                    reporter.stopped(step.workload.name, reason_text, left)
                     store.write_run(run_doc)
         status = "complete"
     except KeyboardInterrupt:

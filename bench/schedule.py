@@ -1,10 +1,11 @@
-"""Blocks in a seeded random order, warmups first.
+"""Blocks in a seeded random order, warmups first; the adaptive stop rule.
 
 A block is one pass over all variants of a workload in random order, so that slow drift
 (thermal, frequency, background load) hits every variant alike instead of favouring
-whichever ran first (fairness rule 4). Warmup samples run before block 0, are marked,
-kept in the raw data and left out of the statistics. The order is a pure function of the
-plan and its seed, so ``--replay`` reproduces it.
+whichever ran first (fairness rule 4). The run goes in rounds, one block of every
+workload per round. Warmup rounds run first, are marked, kept in the raw data and left
+out of the statistics. The order is a pure function of the plan and its seed, so
+``--replay`` reproduces it.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench import stats
+from bench import families, pairing, stats
 from bench.results import Sample
 from bench.suite import Plan, Variant, Workload
 
@@ -32,65 +33,80 @@ class Step:
 
 
 def build(plan: Plan) -> list[Step]:
-    """The run's steps: per workload (in seeded random order), warmups then blocks."""
+    """The run's steps, in rounds: warmup rounds, then one block of every workload per
+    round (workloads in a seeded random order, reshuffled each round; variants in a
+    seeded random order within each block). Interleaving the workloads lets a budgeted
+    run spend its time where comparisons are still undecided: a workload that stops
+    leaves its later rounds to the others."""
     rng = np.random.default_rng(plan.seed)
-    workloads = [plan.workloads[i] for i in rng.permutation(len(plan.workloads))]
     steps: list[Step] = []
-    for workload in workloads:
-        for block in range(-plan.warmup, plan.blocks):
+    for block in range(-plan.warmup, plan.blocks):
+        for index in rng.permutation(len(plan.workloads)):
+            workload = plan.workloads[index]
             variants = plan.variants_for(workload)
             order = rng.permutation(len(variants))
-            for position, index in enumerate(order):
-                steps.append(Step(len(steps), workload, variants[index], block,
+            for position, chosen in enumerate(order):
+                steps.append(Step(len(steps), workload, variants[chosen], block,
                                   position, block < 0))
     return steps
 
 
-def sequential_comparison(plan: Plan, variant: list[float], baseline: list[float],
-                          better: str) -> stats.SequentialDecision | None:
-    """The adaptive-mode decision for one comparison with ``len(variant)`` paired blocks,
-    or None before ``plan.min_blocks`` paired blocks exist."""
-    n = len(variant)
-    if n < plan.min_blocks:
-        return None
-    max_looks = plan.blocks - plan.min_blocks + 1
-    look = min(n - plan.min_blocks + 1, max_looks)
-    return stats.sequential_look(variant[-(plan.min_blocks + look - 1):],
-                                 baseline[-(plan.min_blocks + look - 1):], better, look=look,
-                                 max_looks=max_looks, margin=plan.margin, alpha=plan.alpha,
-                                 family_size=max(plan.comparisons, 1), seed=plan.seed)
+def family_sizes(plan: Plan) -> dict[str, int]:
+    """Planned comparisons per family (``bench.families``): primary, mechanisms, ladder."""
+    primary = families.primary_variant([v.id for v in plan.variants], plan.baseline.id)
+    sizes = {"primary": 0, "mechanisms": 0, "ladder": 0}
+    for workload in plan.workloads:
+        baseline = plan.baseline_for(workload)
+        ids = [v.id for v in plan.variants_for(workload)]
+        for vid in ids:
+            if vid != baseline.id:
+                sizes["primary" if vid == primary else "mechanisms"] += 1
+        if plan.ladder:
+            sizes["ladder"] += max(0, sum(1 for r in plan.ladder if r in ids) - 1)
+    return sizes
 
 
 class StopRule:
-    """Adaptive mode (METHOD section 5): after each complete block from ``min_blocks`` on,
-    a workload stops once every one of its comparisons is decided.
+    """Adaptive mode (METHOD section 5): after each complete block, a workload stops once
+    every one of its comparisons is decided at a look of ``plan.look_grid``.
 
-    Repeated looks would inflate false positives with a fixed-level test; each look here
-    uses the group-sequential levels of ``stats.sequential_look`` (Lan & DeMets 1983
-    O'Brien-Fleming-type spending, Bonferroni across the run's comparisons), whose
-    false-claim rate is proven <= alpha by simulation in tests/unit/test_stats_simulation.
+    Each comparison gets its family's alpha (``bench.families.allot``) divided by the
+    family's size, spent over the looks (``stats.sequential_decision``): the run's
+    false-claim rate stays <= alpha however the runner stops, proven by simulation in
+    tests/unit/test_decisive.py.
     """
 
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
         self.values: dict[tuple[str, str], dict[int, float]] = defaultdict(dict)
+        sizes = family_sizes(plan)
+        alphas = families.allot(sizes, plan.alpha)
+        self.primary = families.primary_variant([v.id for v in plan.variants],
+                                                plan.baseline.id)
+        self.share = {name: alphas[name] / n for name, n in sizes.items() if n}
 
     def record(self, sample: Sample) -> None:
-        if sample.ok and not sample.warmup and sample.value is not None:
+        if sample.usable:
             self.values[(sample.workload, sample.variant)][sample.block] = float(sample.value)
 
+    def comparison_alpha(self, variant: Variant) -> float:
+        return self.share["primary" if variant.id == self.primary else "mechanisms"]
+
     def decided(self, workload: Workload) -> bool:
-        """Every comparison of ``workload`` has a verdict at the current look."""
+        """Every comparison of ``workload`` is decided at its latest look."""
         baseline = self.plan.baseline_for(workload)
         base = self.values[(workload.name, baseline.id)]
         for variant in self.plan.variants_for(workload):
             if variant == baseline:
                 continue
             mine = self.values[(workload.name, variant.id)]
-            blocks = sorted(set(mine) & set(base))
-            decision = sequential_comparison(self.plan, [mine[b] for b in blocks],
-                                             [base[b] for b in blocks],
-                                             workload.metric.better)
+            blocks = pairing.paired_blocks(mine, base)
+            if len(blocks) < 2:
+                return False
+            decision = stats.sequential_decision(
+                [mine[b] for b in blocks], [base[b] for b in blocks], workload.metric.better,
+                grid=self.plan.look_grid, final=False, margin=self.plan.margin,
+                alpha=self.comparison_alpha(variant), seed=self.plan.seed)
             if decision is None or not decision.stop:
                 return False
         return True

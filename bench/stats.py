@@ -19,17 +19,17 @@ Conventions the callers rely on:
   is made only when both agree, and the interval the report prints is the one the verdict
   used.
 * One run, several comparisons: ``compare_family`` (Holm, see ``family_alphas``).
-  Adaptive stopping: ``sequential_look`` (group-sequential t-test, Lan-DeMets spending).
+  Adaptive stopping: ``sequential_decision`` (looks on a grid of block counts, each
+  spending its Pocock-type share of alpha; union bound over looks).
 """
 
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy import optimize, special, stats
+from scipy import special, stats
 
 BETTER = ("higher", "lower")
 VERDICTS = ("equivalent", "overhead", "faster", "inconclusive")
@@ -39,10 +39,6 @@ BIMODALITY_THRESHOLD = 5 / 9  # Sarle's coefficient of a uniform distribution
 
 _MAD_TO_Z = 0.6745  # Iglewicz & Hoaglin (1993): Phi^-1(0.75), makes MAD consistent for sigma
 _MEANAD_TO_SIGMA = math.sqrt(math.pi / 2)  # E|X - mu| = sigma * sqrt(2 / pi) for normal X
-_NO_SPEND = 1e-15  # alpha increments below this are numerically zero: no rejection possible
-_CALIBRATION_SEED = 20_231_127
-_CALIBRATION_RUNS = 200_000
-_MAX_SCALE = 4.0  # calibration never loosens the nominal levels more than this
 
 
 # --------------------------------------------------------------------------- effect size
@@ -330,6 +326,10 @@ class Comparison:
     boot_ci95: Interval
     p_difference: float
     p_equivalence: float
+    #: The plain 95% interval (hull of BCa and t at 95%, no multiplicity adjustment): what
+    #: "95% CI" means in every output. ``ci95`` is the decision interval at the adjusted
+    #: level the verdict used (``ci95.level``), printed with its level beside it.
+    plain95: Interval | None = None
 
     @property
     def decided(self) -> bool:
@@ -461,125 +461,118 @@ def blocks_needed(
     return min(needed)
 
 
+def resolvable_margin(sd: float, n: int, alpha: float = 0.05, power: float = 0.8) -> float:
+    """The smallest margin D that n blocks resolve as ``equivalent`` with the given power
+    when the true overhead is 0: ``D = exp((t_{1-alpha, n-1} + t_{1-(1-power)/2, n-1})
+    sd / sqrt(n)) - 1`` (TOST at alpha per side; the two misses are symmetric, Chow & Liu
+    2008 §3.2). "This host resolves +/-D in this budget". Infinite below 2 blocks."""
+    if n < 2:
+        return math.inf
+    _check_sd(sd)
+    _check_alpha(alpha)
+    _check_power(power)
+    df = n - 1
+    q = -float(special.stdtrit(df, alpha)) - float(special.stdtrit(df, (1 - power) / 2))
+    return math.expm1(q * sd / math.sqrt(n))
+
+
 # -------------------------------------------------------------------- adaptive stopping
 
 
 @dataclass(frozen=True)
 class SequentialDecision:
-    """One interim look: stop collecting this comparison? ``alpha_spent`` is cumulative."""
+    """A comparison's verdict in adaptive mode: the latest decisive look, else the last.
+
+    ``look`` is the 1-based index of that look among the looks taken, ``n_looks`` how many
+    were taken, ``alpha_spent`` the share of the comparison's alpha spent up to it.
+    """
 
     stop: bool
     comparison: Comparison
     look: int
+    n_looks: int
     alpha_spent: float
 
 
-def obf_spending(t: ArrayLike, alpha: float) -> np.ndarray:
-    """O'Brien-Fleming-type alpha spending of Lan & DeMets (1983) for one boundary.
-
-    ``alpha(t) = 2 - 2 Phi(z_{1-alpha/2} / sqrt(t))`` at information fraction t in (0, 1]:
-    almost nothing is spent early, all of alpha by t = 1.
-    """
-    tt = np.asarray(t, dtype=float)
-    return 2 * special.ndtr(-float(special.ndtri(1 - alpha / 2)) / np.sqrt(tt))
-
-
-def group_sequential_bounds(fractions: Sequence[float], alpha: float) -> np.ndarray:
-    """Upper z boundaries c_1..c_K for a one-sided group-sequential test at level alpha.
-
-    The boundary at look k makes P(Z_k >= c_k, Z_j < c_j for j < k) equal the increment
-    of ``obf_spending`` under H0, where Z_k is the standardised statistic with independent
-    increments at information ``fractions`` (increasing, last one 1). Computed by the
-    recursive numerical integration of Armitage, McPherson & Rowe (1969) (Jennison &
-    Turnbull 2000, ch. 19). ``inf`` where nothing is spent.
-    """
-    return np.array(_bounds(tuple(float(f) for f in fractions), float(alpha)))
-
-
-def sequential_levels(min_blocks: int, max_blocks: int, alpha: float) -> np.ndarray:
-    """One-sided nominal level of each look of a group-sequential t-test at level alpha.
-
-    Looks after every block from ``min_blocks`` to ``max_blocks``; information fraction
-    ``n / max_blocks``. The shape comes from the exact O'Brien-Fleming-type z boundaries
-    (``group_sequential_bounds``). Turning z boundaries into t-test levels at the same
-    nominal p (Jennison & Turnbull 2000, §3.8) overshoots alpha with few blocks (about
-    5.5% instead of 5% for 5..30 blocks), because the t statistics share an estimated
-    variance. So every level is multiplied by one factor, calibrated by simulating 200,000
-    normal runs of this t-test design (fixed seed, common random numbers) so that the
-    attained error is at most alpha minus two Monte Carlo standard errors. One look is a
-    plain t-test: level alpha. Below alpha ~ 1e-4 (too rare to calibrate) each look gets
-    its spending increment instead, valid by the union bound. Cached per design.
-    """
+def look_grid(min_blocks: int, max_blocks: int, growth: float = 1.5) -> tuple[int, ...]:
+    """The paired-block counts at which an adaptive run looks: ``min_blocks``, then each
+    count ``growth`` times the one before (rounded up, at least one block more), ending
+    at ``max_blocks``. Few looks keep each look's share of alpha large."""
     if not 2 <= min_blocks <= max_blocks:
         raise ValueError(f"need 2 <= min_blocks <= max_blocks, got {min_blocks}, {max_blocks}")
-    _check_alpha(alpha)
-    return np.array(_sequential_levels(min_blocks, max_blocks - min_blocks + 1, float(alpha)))
+    if not growth > 1:
+        raise ValueError(f"growth must be > 1, got {growth}")
+    grid = [min_blocks]
+    while grid[-1] < max_blocks:
+        grid.append(min(max_blocks, max(grid[-1] + 1, math.ceil(grid[-1] * growth))))
+    return tuple(grid)
 
 
-def sequential_look(
+def spending_weights(grid: Sequence[int]) -> np.ndarray:
+    """Each look's share of alpha: the increments of the Pocock-type spending function of
+    Lan & DeMets (1983), ``alpha(t) = alpha ln(1 + (e - 1) t)``, at information fractions
+    ``t = n / grid[-1]``. They sum to 1; early looks get a real share (about 29% of alpha
+    at a fifth of the blocks), unlike O'Brien-Fleming-type spending, which spends almost
+    nothing early and so cannot stop a clean comparison at its first look."""
+    g = np.asarray(grid, dtype=float)
+    if g.ndim != 1 or g.size == 0 or np.any(np.diff(g) <= 0) or g[0] < 2:
+        raise ValueError("look grid must be increasing block counts >= 2")
+    spent = np.log1p((math.e - 1) * g / g[-1])
+    return np.diff(spent, prepend=0.0)
+
+
+def sequential_decision(
     variant: ArrayLike,
     baseline: ArrayLike,
     better: str,
     *,
-    look: int,
-    max_looks: int,
+    grid: Sequence[int],
+    final: bool,
     margin: float = 0.02,
     alpha: float = 0.05,
-    family_size: int = 1,
     n_resamples: int = MIN_RESAMPLES,
     seed: int = 0,
-) -> SequentialDecision:
-    """Interim analysis of one comparison in adaptive mode (METHOD §5).
+) -> SequentialDecision | None:
+    """Adaptive-mode verdict of one comparison from its paired blocks in block order
+    (METHOD §5). None before the first look (fewer than ``grid[0]`` paired blocks).
 
-    Call with all blocks so far after every block from ``min_blocks`` on:
-    ``look = n_blocks - min_blocks + 1`` and ``max_looks = max_blocks - min_blocks + 1``
-    (looks one block apart; information fraction ``n / max_blocks``). Stop the workload
-    when every comparison's ``stop`` is true; ``stop`` is also true at the last look.
-
-    Group-sequential t-test with O'Brien-Fleming-type Lan-DeMets spending (Lan & DeMets
-    1983), see ``sequential_levels``: the difference test spends alpha/2 per side, each
-    one-sided test of the TOST spends alpha (the TOST needs no split: Schuirmann 1987).
-    The verdict is taken exactly as in ``compare``, at this look's nominal levels. The
-    intervals are repeated confidence intervals (Jennison & Turnbull 1989): they hold at
-    every look simultaneously, so the verdict of whichever look the runner stops at keeps
-    the false-claim rate <= alpha (simulated in tests/unit/test_stats_simulation.py).
-    ``comparison.alpha`` is this look's nominal two-sided alpha, ``comparison.ci95.level``
-    its confidence level; ``alpha_spent`` is the spending function's cumulative value.
-    Because the guarantee covers all looks at once, the runner may keep each comparison's
-    first decisive verdict or report every comparison at the look where the workload
-    stopped; both keep the rate. ``blocks_to_decide`` is estimated at the last look's level.
-
-    Several comparisons in one run: pass ``family_size`` (the run's number of
-    comparisons); each comparison then uses alpha / family_size, the Bonferroni bound,
-    since Holm's step-down needs every final p-value at once and stopping times differ.
+    Looks happen when the paired blocks reach a count of ``grid``; with ``final`` (the
+    workload's measurement is over) a last look at all blocks spends what the grid looks
+    not reached would have spent. Look k tests exactly as ``compare`` does at
+    ``alpha_k = alpha * w_k`` (``spending_weights``): the difference test two-sided at
+    alpha_k, each one-sided test of the TOST at alpha_k. By the union bound over looks
+    (Bonferroni across looks, valid however the looks depend on each other), the
+    probability that *any* look makes a false claim is at most ``sum(alpha_k) <= alpha``,
+    so the runner may stop at any look and the report may keep the latest decisive one.
+    The look schedule depends only on how many blocks are paired, never on the values.
+    ``stop`` is true when the latest look is decisive or the measurement is over.
     """
     x = paired_log_diffs(variant, baseline, better)
     _check_margin(margin)
     _check_alpha(alpha)
     _check_resamples(n_resamples)
-    if not 1 <= look <= max_looks:
-        raise ValueError(f"need 1 <= look <= max_looks, got look={look}, max_looks={max_looks}")
-    if family_size < 1:
-        raise ValueError("family_size must be >= 1")
-    n_first = x.size - look + 1
-    if n_first < 2:
-        raise ValueError(
-            f"look {look} with {x.size} blocks means the first look had {n_first} < 2 blocks"
-        )
-    a = alpha / family_size
-    levels_diff = _sequential_levels(n_first, max_looks, a / 2)
-    alpha_equiv = _sequential_levels(n_first, max_looks, a)[look - 1]
-    comparison = _decide(
-        x, 2 * levels_diff[look - 1], alpha_equiv, margin, n_resamples, seed,
-        plan_alpha=2 * levels_diff[-1],
-    )  # fmt: skip
-    spent = float(2 * obf_spending(x.size / (n_first + max_looks - 1), a / 2))
-    return SequentialDecision(
-        stop=comparison.decided or look == max_looks,
-        comparison=comparison,
-        look=look,
-        alpha_spent=spent,
-    )
+    weights = spending_weights(grid)
+    n = x.size
+    looks = [(int(m), float(w)) for m, w in zip(grid, weights, strict=True) if m <= n]
+    if final and n >= 2 and (not looks or looks[-1][0] != n):
+        looks.append((n, max(0.0, 1.0 - sum(w for _, w in looks))))
+    looks = [(m, w) for m, w in looks if w > 0]
+    if not looks:
+        return None
+    chosen: tuple[int, Comparison, float] | None = None
+    spent = 0.0
+    last: Comparison | None = None
+    for index, (m, w) in enumerate(looks, start=1):
+        spent += w
+        a = min(alpha * w, 0.499)
+        last = _decide(x[:m], a, a, margin, n_resamples, seed, plan_alpha=alpha * weights[-1])
+        if last.decided:
+            chosen = (index, last, spent)
+    assert last is not None
+    if chosen is None:
+        return SequentialDecision(final, last, len(looks), len(looks), spent)
+    index, comparison, at = chosen
+    return SequentialDecision(True, comparison, index, len(looks), at)
 
 
 # --------------------------------------------------------------------------- diagnostics
@@ -681,13 +674,17 @@ def _decide(
     level95, level90 = 1 - alpha_diff, 1 - 2 * alpha_equiv
     if n >= 2 and sd > 0:
         boot = _boot_means(x, n_resamples, seed)
-        probs = np.array([alpha_diff / 2, 1 - alpha_diff / 2, alpha_equiv, 1 - alpha_equiv])
+        probs = np.array([alpha_diff / 2, 1 - alpha_diff / 2, alpha_equiv, 1 - alpha_equiv,
+                          0.025, 0.975])
         q = np.expm1(_boot_quantiles(x, boot, probs, "bca"))
         boot95 = Interval(float(q[0]), float(q[1]), level95, "bca")
         boot90 = Interval(float(q[2]), float(q[3]), level90, "bca")
+        plain_boot = Interval(float(q[4]), float(q[5]), 0.95, "bca")
     else:
         boot95 = Interval(est, est, level95, "bca")
         boot90 = Interval(est, est, level90, "bca")
+        plain_boot = Interval(est, est, 0.95, "bca")
+    plain95 = _hull(plain_boot, _t_interval(x, 0.025))
     t95 = _t_interval(x, alpha_diff / 2)
     ci95 = _hull(boot95, t95)
     ci90 = _hull(boot90, _t_interval(x, alpha_equiv))
@@ -712,6 +709,7 @@ def _decide(
         boot_ci95=boot95,
         p_difference=difference_pvalue(x),
         p_equivalence=tost_pvalue(x, margin),
+        plain95=plain95,
     )
 
 
@@ -793,86 +791,6 @@ def _bca_probs(x: np.ndarray, boot: np.ndarray, probs: np.ndarray) -> np.ndarray
         adjusted = special.ndtr(z0 + shifted / denom)
     ok = (denom > 0) & np.isfinite(adjusted)
     return np.where(ok, adjusted, np.where(z < 0, 0.0, 1.0))
-
-
-@lru_cache(maxsize=128)
-def _bounds(fractions: tuple[float, ...], alpha: float) -> tuple[float, ...]:
-    """Cached body of ``group_sequential_bounds``: a sub-density of Z_k on a grid."""
-    t = np.asarray(fractions, dtype=float)
-    if t.ndim != 1 or t.size == 0 or np.any(np.diff(t) <= 0) or t[0] <= 0 or t[-1] != 1:
-        raise ValueError("information fractions must increase strictly and end at 1")
-    _check_alpha(alpha)
-    spent = np.concatenate([[0.0], obf_spending(t, alpha)])
-    floor = -8.0  # Z below -8 carries < 1e-15 of the mass; the grid ignores it
-    steps = np.sqrt(np.diff(t) / t[1:])  # sd of Z_k given Z_{k-1}, on the z scale
-    h = min(0.025, float(steps.min()) / 8) if t.size > 1 else 0.025
-
-    def grid(upper: float) -> tuple[np.ndarray, np.ndarray]:
-        top = min(upper, -floor)
-        n = max(3, math.ceil((top - floor) / h) | 1)  # odd, for Simpson's rule
-        z = np.linspace(floor, top, n)
-        w = np.ones(n)
-        w[1:-1:2], w[2:-1:2] = 4.0, 2.0
-        return z, w * (z[1] - z[0]) / 3
-
-    inc = spent[1] - spent[0]
-    bounds = [float(-special.ndtri(inc)) if inc > _NO_SPEND else math.inf]
-    z, w = grid(bounds[0])
-    density = np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
-    for k in range(1, t.size):
-        r_prev, r_now, sd_inc = math.sqrt(t[k - 1]), math.sqrt(t[k]), math.sqrt(t[k] - t[k - 1])
-        mass = w * density
-        inc = spent[k + 1] - spent[k]
-        bounds.append(_crossing_bound(z * r_prev / sd_inc, mass, r_now / sd_inc, inc))
-        y, w = grid(bounds[-1])
-        arg = (y[:, None] * r_now - z[None, :] * r_prev) / sd_inc
-        density = (np.exp(-0.5 * arg * arg) @ mass) * r_now / (sd_inc * math.sqrt(2 * math.pi))
-        z = y
-    return tuple(bounds)
-
-
-@lru_cache(maxsize=64)
-def _sequential_levels(n_first: int, n_looks: int, alpha: float) -> tuple[float, ...]:
-    """Cached body of ``sequential_levels`` (one-sided levels, calibrated)."""
-    if n_looks == 1:
-        return (alpha,)  # one look is a plain t-test
-    n_last = n_first + n_looks - 1
-    fractions = tuple(n / n_last for n in range(n_first, n_last + 1))
-    runs = _CALIBRATION_RUNS
-    rejections = math.floor(alpha * runs - 2 * math.sqrt(alpha * (1 - alpha) * runs))
-    if rejections < 10:
-        # Too small an alpha to calibrate by simulation: spend each look's increment as a
-        # plain t-test; the union bound over looks makes that valid, if conservative.
-        return tuple(float(v) for v in np.diff(obf_spending(fractions, alpha), prepend=0.0))
-    z_levels = special.ndtr(-np.array(_bounds(fractions, alpha)))
-    rng = np.random.default_rng(_CALIBRATION_SEED)
-    total, squares = np.zeros(runs), np.zeros(runs)
-    ratio = np.full(runs, np.inf)  # a run rejects at scale s iff min_k p_k / level_k <= s
-    for n in range(1, n_last + 1):
-        x = rng.standard_normal(runs)
-        total += x
-        squares += x * x
-        level = z_levels[n - n_first] if n >= n_first else 0.0
-        if level > 0:
-            mean = total / n
-            t = mean / np.sqrt((squares - n * mean * mean) / ((n - 1) * n))
-            # Only runs that could reject at up to _MAX_SCALE times the level matter.
-            near = np.flatnonzero(t >= -special.stdtrit(n - 1, min(0.5, _MAX_SCALE * level)))
-            p = special.stdtr(n - 1, -t[near])
-            ratio[near] = np.minimum(ratio[near], p / level)
-    scale = min(_MAX_SCALE, float(np.partition(ratio, rejections - 1)[rejections - 1]))
-    return tuple(float(v) for v in z_levels * scale)
-
-
-def _crossing_bound(shift: np.ndarray, mass: np.ndarray, scale: float, inc: float) -> float:
-    """The c with ``sum(mass * Phi(shift - c * scale)) == inc``: the next look's boundary."""
-    if inc <= _NO_SPEND:
-        return math.inf
-
-    def excess(c: float) -> float:
-        return float(mass @ special.ndtr(shift - c * scale)) - inc
-
-    return float(optimize.brentq(excess, -10.0, 40.0, xtol=1e-10))
 
 
 def _first_n(misses: Callable[[int], bool]) -> int:

@@ -36,8 +36,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import parsers
+from bench import parsers, stats
 from bench.errors import UsageError
+from bench.guard import RetakeRule
 
 #: Built-in workload declarations shipped with the project.
 WORKLOADS_DIR = Path(__file__).resolve().parent.parent / "workloads"
@@ -47,6 +48,10 @@ BETTER = ("higher", "lower")
 QUICK_BLOCKS = 5
 DEFAULT_BLOCKS = 10
 ADAPTIVE_MAX_BLOCKS = 30
+#: --quick: an adaptive run with a measurement budget (README, "The quick run").
+QUICK_BUDGET_S = 300.0
+QUICK_MIN_BLOCKS = 6
+QUICK_MAX_BLOCKS = 40
 DEFAULT_VARIANTS = "native,docker"
 #: ``{data}``: the sample's data directory, chosen by the environment (disk workloads;
 #: ``docker[storage=...]`` decides which filesystem it is on).
@@ -227,8 +232,9 @@ def _command(value: list[Any], where: str, key: str, allowed: set[str]) -> tuple
         unknown = fields - allowed
         if unknown:
             known = ", ".join(f"{{{p}}}" for p in sorted(allowed))
+            name = ascii(sorted(unknown)[0])[1:-1]  # one line, whatever the file held
             raise UsageError(f"{where}: key '{key}': unknown placeholder "
-                             f"'{{{sorted(unknown)[0]}}}' (known: {known})")
+                             f"'{{{name}}}' (known: {known})")
     return command
 
 
@@ -638,10 +644,11 @@ class Plan:
     quick: bool = False
     margin: float = 0.02
     alpha: float = 0.05
-    #: Adaptive mode: stop a workload once every comparison is decided (group-sequential,
-    #: see bench.schedule.StopRule); ``blocks`` is then the maximum.
+    #: Adaptive mode: stop a workload once every comparison is decided (looks on
+    #: ``look_grid``, see bench.schedule.StopRule); ``blocks`` is then the maximum.
     adaptive: bool = False
     min_blocks: int = 5
+    #: Measurement budget of the whole run, in seconds (None: none).
     budget_s: float | None = None
     #: Per workload, the variant ids it runs in (each workload's default matrix); None:
     #: every workload runs in every variant.
@@ -649,6 +656,13 @@ class Plan:
     #: Variant ids in ladder order (``--variants ladder``): each rung is also compared
     #: with the rung before it.
     ladder: tuple[str, ...] = ()
+    #: The contamination guard (bench.guard), fixed before the run.
+    retake: RetakeRule = field(default_factory=RetakeRule)
+
+    @property
+    def look_grid(self) -> tuple[int, ...]:
+        """Paired-block counts at which an adaptive run looks (``stats.look_grid``)."""
+        return stats.look_grid(self.min_blocks, self.blocks)
 
     def variants_for(self, workload: Workload | str) -> tuple[Variant, ...]:
         """The variants one workload runs in, in plan order."""
@@ -694,6 +708,7 @@ class Plan:
             "matrix": None if self.matrix is None else {k: list(v)
                                                         for k, v in self.matrix.items()},
             "ladder": list(self.ladder),
+            "retake": self.retake.to_dict(),
         }
 
     @classmethod
@@ -717,8 +732,9 @@ class Plan:
                 matrix=None if data.get("matrix") is None else {
                     str(k): tuple(str(v) for v in vs) for k, vs in data["matrix"].items()},
                 ladder=tuple(str(v) for v in data.get("ladder") or ()),
+                retake=RetakeRule.from_dict(data.get("retake")),
             )
-        except (KeyError, TypeError, ValueError) as err:
+        except (KeyError, TypeError, ValueError, UsageError) as err:
             raise UsageError(f"{where}: bad plan: {err!r}") from None
 
 
@@ -727,7 +743,7 @@ def make_plan(workloads: list[Workload], variants: list[Variant], cpus: tuple[in
               margin: float = 0.02, alpha: float = 0.05, adaptive: bool = False,
               min_blocks: int = 5, budget_s: float | None = None,
               matrix: dict[str, tuple[str, ...]] | None = None,
-              ladder: tuple[str, ...] = ()) -> Plan:
+              ladder: tuple[str, ...] = (), retake: RetakeRule | None = None) -> Plan:
     """Validate options and build the Plan. ``matrix`` gives each workload its own
     variants (ids among ``variants``)."""
     if not workloads:
@@ -759,7 +775,7 @@ def make_plan(workloads: list[Workload], variants: list[Variant], cpus: tuple[in
         raise UsageError(f"--budget must be positive, got {budget_s:g} s")
     return Plan(tuple(workloads), tuple(variants), tuple(cpus), blocks, warmup, seed, quick,
                 margin, alpha, adaptive, min_blocks if adaptive else min(min_blocks, blocks),
-                budget_s, matrix, tuple(ladder))
+                budget_s, matrix, tuple(ladder), retake or RetakeRule())
 
 
 def ladder_of(variants: list[Variant]) -> tuple[str, ...]:

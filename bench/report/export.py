@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from bench.analysis import Row, Summary
 from bench.ladder import Ladder
-from bench.report.terminal import headline
+from bench.report.answer import headline
 from bench.results import LoadedRun, Sample, load_run
 from bench.stats import VERDICTS
 
@@ -151,8 +151,8 @@ def baseline_medians(summary: Summary) -> dict[str, float | None]:
 def _correction_words(correction: str, size: int, unit: str) -> str:
     family = f"{size} {unit}{'' if size == 1 else 's'}"
     if correction == "group-sequential":
-        return (f"group-sequential (Lan-DeMets spending per {unit}, adaptive stopping), "
-                f"Bonferroni over {family}")
+        return (f"adaptive looks (each {unit} spends its share of alpha over the looks, "
+                f"Pocock-type), Bonferroni over {family}")
     return f"Holm-Bonferroni over {family}"
 
 

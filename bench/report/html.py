@@ -25,6 +25,7 @@ from typing import Any
 
 from bench import __version__, stats
 from bench.analysis import Row, Summary
+from bench.report.answer import headline, pct
 from bench.report.export import (
     baseline_medians,
     correction_text,
@@ -35,9 +36,7 @@ from bench.report.export import (
 )
 from bench.report.terminal import (
     fallback_banner,
-    headline,
     more_blocks,
-    pct,
     verdict_text,
     warning_lines,
 )
@@ -254,6 +253,7 @@ class _Series:
     measured: dict[int, float] = field(default_factory=dict)  # block -> value
     warmup: dict[int, float] = field(default_factory=dict)
     failed: list[tuple[int, str]] = field(default_factory=list)  # (block, reason), capped
+    contaminated: int = 0  # re-taken samples (bench.guard), left out of every series
     wall: array = field(default_factory=lambda: array("d"))
     extra: dict[str, array] = field(default_factory=dict)
 
@@ -264,6 +264,9 @@ class _Series:
             return
         if s.warmup:
             self.warmup[s.block] = float(s.value)
+            return
+        if s.contaminated:
+            self.contaminated += 1
             return
         self.measured[s.block] = float(s.value)
         if s.wall_s:

@@ -12,8 +12,9 @@ import shlex
 from typing import TYPE_CHECKING, Any
 
 from bench.analysis import Summary
+from bench.report.answer import headline, pct
 from bench.report.export import baseline_medians, correction_text, ladder_correction_text
-from bench.report.terminal import fallback_banner, headline, more_blocks, pct, warning_lines
+from bench.report.terminal import fallback_banner, more_blocks, warning_lines
 from bench.results import LoadedRun
 
 if TYPE_CHECKING:

@@ -8,6 +8,7 @@ from rich.text import Text
 
 from bench import fallback
 from bench.analysis import Row, Summary
+from bench.report.answer import pct, undecided_text
 from bench.stats import Comparison
 
 VERDICT_STYLE = {"equivalent": "green", "overhead": "red", "faster": "cyan",
@@ -19,28 +20,41 @@ def more_blocks(count: int) -> str:
     return f"{count} more block{'' if count == 1 else 's'}"
 
 
-def pct(value: float) -> str:
-    return f"{value * 100:+.1f}%"
-
-
 def interval_text(comparison: Comparison) -> str:
-    ci = comparison.ci95
+    """The plain 95% interval (no multiplicity adjustment): what "95% CI" means."""
+    ci = comparison.plain95 or comparison.ci95
     return f"[{ci.lo * 100:.1f}, {ci.hi * 100:.1f}]"
 
 
-def verdict_text(comparison: Comparison) -> str:
+def decision_text(comparison: Comparison) -> str:
+    """The interval the verdict used, at its adjusted level: ``99.6% [-0.9, 1.4]``."""
+    ci = comparison.ci95 if comparison.verdict != "equivalent" else comparison.ci90
+    return f"{_level(ci.level)} [{ci.lo * 100:.1f}, {ci.hi * 100:.1f}]"
+
+
+def _level(level: float) -> str:
+    text = f"{level * 100:.2f}".rstrip("0").rstrip(".")
+    return f"{text}%"
+
+
+def verdict_text(comparison: Comparison, undecided: str | None = None) -> str:
     """``overhead +24.8% [23.9, 25.7]``, ``equivalent -0.3% [-0.9, 0.4] within +/-2%``,
-    ``inconclusive: about 14 more blocks``."""
+    ``inconclusive: about 2.5 min more of this workload (...)``. The bracket is the 95% CI;
+    the interval the verdict used, at its adjusted level, follows when it differs."""
     verdict = comparison.verdict
     estimate = f"{pct(comparison.overhead)} {interval_text(comparison)}"
+    level = (comparison.ci90 if verdict == "equivalent" else comparison.ci95).level
+    decided_on = "" if abs(level - (0.90 if verdict == "equivalent" else 0.95)) < 1e-9 \
+        else f"; decided on the {decision_text(comparison)} interval"
     if verdict == "equivalent":
         text = f"equivalent {estimate} within +/-{comparison.margin * 100:g}%"
-        return text + " (significant but small)" if comparison.significant else text
+        text += " (significant but small)" if comparison.significant else ""
+        return text + decided_on
     if verdict == "inconclusive":
         more = comparison.blocks_to_decide
-        hint = f"about {more_blocks(more)}" if more else "more blocks needed"
-        return f"inconclusive: {hint} ({estimate})"
-    return f"{verdict} {estimate}"
+        hint = undecided or (f"about {more_blocks(more)}" if more else "more blocks needed")
+        return f"inconclusive: {hint} ({estimate}{decided_on})"
+    return f"{verdict} {estimate}{decided_on}"
 
 
 def fallback_banner(summary: Summary) -> str | None:
@@ -57,32 +71,10 @@ def _value(value: float | None) -> str:
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
 
 
-def headline(summary: Summary) -> str:
-    """One sentence: the answer first."""
-    compared = [r for r in summary.rows if r.comparison is not None]
-    if not compared:
-        return "no comparison could be made (see warnings)"
-    counts: dict[str, list[Row]] = {}
-    for row in compared:
-        counts.setdefault(row.comparison.verdict, []).append(row)  # type: ignore[union-attr]
-    parts = [f"{len(counts.get('equivalent', []))} of {len(compared)} comparisons "
-             f"equivalent within +/-{summary.margin * 100:g}%"]
-    for verdict in ("overhead", "faster", "inconclusive"):
-        rows = counts.get(verdict, [])
-        if rows:
-            names = ", ".join(f"{r.workload} {r.variant} {pct(r.comparison.overhead)}"  # type: ignore[union-attr]
-                              for r in rows)
-            parts.append(f"{len(rows)} {verdict}: {names}")
-    return "; ".join(parts)
-
-
 def summary_table(summary: Summary) -> Table:
     """Per workload and variant: median, overhead vs baseline with its 95% CI, verdict."""
-    method = ("Holm over" if summary.correction == "holm"
-              else "adaptive, group-sequential, Bonferroni over")
     table = Table(title=Text(f"run {summary.run_id}: overhead vs {summary.baseline} "
-                             f"(95% CI, bootstrap over blocks; {method} "
-                             f"{summary.family_size} comparisons)"))
+                             f"(95% CI, bootstrap over blocks; verdicts: {family_text(summary)})"))
     for column in ("workload", "variant", "blocks", "median", "unit", "overhead [95% CI]",
                    "verdict"):
         justify = "right" if column in ("blocks", "median") else "left"
@@ -109,9 +101,25 @@ def warning_lines(summary: Summary) -> list[str]:
     return lines
 
 
+def family_text(summary: Summary) -> str:
+    """Which families the run's alpha was split into, and how each was decided."""
+    how = "Holm within each" if summary.correction == "holm" else \
+        "adaptive looks, Bonferroni within each"
+    parts = [f"{name} {info['size']:g} at alpha {info['alpha']:.3g}"
+             for name, info in summary.families.items()]
+    return f"{', '.join(parts) or 'no comparisons'}; {how}"
+
+
 def verdict_lines(summary: Summary) -> list[str]:
-    return [f"{r.workload} {r.variant}: {verdict_text(r.comparison)}"
+    return [f"{r.workload} {r.variant}: "
+            f"{verdict_text(r.comparison, _undecided(summary, r))}"
             for r in summary.rows if r.comparison is not None]
+
+
+def _undecided(summary: Summary, row: Row) -> str | None:
+    c = row.comparison
+    return undecided_text(summary, row) if c is not None and c.verdict == "inconclusive" \
+        else None
 
 
 def ladder_table(summary: Summary) -> Table | None:

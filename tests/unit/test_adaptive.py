@@ -67,7 +67,7 @@ def test_budget_stops_a_fixed_run(tmp_path, monkeypatch):
     monkeypatch.setattr(runner.time, "monotonic", lambda: float(next(clock)))
     outcome = runner.run(plan, tmp_path, connect=no_engine)
     loaded = results.load_run(outcome.folder)
-    assert loaded.run["stopped"]["cpu.a"]["reason"].startswith("time budget")
+    assert loaded.run["stopped"]["cpu.a"]["reason"].startswith("measurement budget")
     assert len({s.block for s in loaded.samples}) < 40
 
 

@@ -17,7 +17,7 @@ import pytest
 from rich.console import Console
 
 from bench import analysis, fallback, ladder, results, runner, stats, suite
-from bench.report import export, html, markdown, terminal
+from bench.report import answer, export, html, markdown, terminal
 from tests.conftest import fake_workload
 from tests.unit.test_report import make_run
 
@@ -70,8 +70,13 @@ def test_the_injected_step_is_found_and_the_others_are_equivalent(fake_ladder):
 def test_steps_use_the_runs_statistics_with_holm_over_the_steps(fake_ladder):
     loaded, summary = fake_ladder
     run_ladder = summary.ladder
-    assert (run_ladder.margin, run_ladder.alpha, run_ladder.correction) == (0.02, 0.05, "holm")
     assert run_ladder.family_size == 3 + 2  # cpu.a: 3 steps, memory.b: 2
+    # One run, one error budget: the ladder's family shares alpha with the others.
+    assert sum(f["alpha"] for f in summary.families.values()) == pytest.approx(0.05)
+    assert summary.families["ladder"] == {"size": 5, "alpha": pytest.approx(
+        0.05 * 0.2 * 5 / (summary.families["mechanisms"]["size"] + 5))}
+    assert (run_ladder.margin, run_ladder.alpha, run_ladder.correction) == (
+        0.02, summary.families["ladder"]["alpha"], "holm")
     values = {}
     for s in loaded.samples:
         if s.ok and not s.warmup:
@@ -82,7 +87,7 @@ def test_steps_use_the_runs_statistics_with_holm_over_the_steps(fake_ladder):
             mine, base = values[(w.workload, step.rung)], values[(w.workload, step.previous)]
             blocks = sorted(set(mine) & set(base))
             items.append(([mine[b] for b in blocks], [base[b] for b in blocks], w.better))
-    expected = stats.compare_family(items, margin=0.02, alpha=0.05, seed=7)
+    expected = stats.compare_family(items, margin=0.02, alpha=run_ladder.alpha, seed=7)
     assert [s.comparison for w in run_ladder.workloads for s in w.steps] == expected
 
 
@@ -173,7 +178,7 @@ def test_real_ladder_words_in_the_attribution():
     values = redis_like()
     rungs = suite.VARIANT_SETS["ladder"]
     result = ladder.analyse(rungs, [("app.redis-get", "higher")], values, margin=0.02,
-                            alpha=0.05, seed=1)
+                            alpha_for=lambda n: 0.05, seed=1)
     (w,) = result.workloads
     assert [s.adds for s in w.steps] == [d for _, d in suite.LADDER[1:]]
     overhead = [s for s in w.steps if s.verdict == "overhead"]
@@ -189,7 +194,7 @@ def test_real_ladder_words_in_the_attribution():
     # A step gives time back: shares of the total would add up past 100%, so none.
     assert all(s.share is None for s in w.steps)
     again = ladder.analyse(rungs, [("app.redis-get", "higher")], redis_like(give_back=False),
-                           margin=0.02, alpha=0.05, seed=1).workloads[0]
+                           margin=0.02, alpha_for=lambda n: 0.05, seed=1).workloads[0]
     shares = [s.share for s in again.steps if s.verdict == "overhead"]
     assert len(shares) == 2 and sum(shares) == pytest.approx(1.0, abs=0.03)
 
@@ -199,7 +204,7 @@ def test_rungs_without_data_are_stepped_over_and_too_few_blocks_say_so():
     del values[("app.redis-get", "oci[userns=on]")]  # planned, every sample failed
     values[("app.redis-get", "docker")] = {0: 1e5}  # one block only
     result = ladder.analyse(suite.VARIANT_SETS["ladder"], [("app.redis-get", "higher")],
-                            values, margin=0.02, alpha=0.05)
+                            values, margin=0.02, alpha_for=lambda n: 0.05)
     steps = {s.rung: s for s in result.workloads[0].steps}
     assert "oci[userns=on]" not in steps
     assert steps["oci[userns=on,net=veth]"].previous == "oci"
@@ -218,7 +223,7 @@ def test_a_fallback_ladder_describes_what_each_stand_in_really_changes():
     oci_plan, mapping, _ = fallback.to_oci(plan)
     values = {("app.redis-get", rung): {b: 1e5 for b in range(6)} for rung in oci_plan.ladder}
     result = ladder.analyse(oci_plan.ladder, [("app.redis-get", "higher")], values,
-                            margin=0.02, alpha=0.05,
+                            margin=0.02, alpha_for=lambda n: 0.05,
                             stand_ins={oci: docker for docker, oci in mapping.items()})
     adds = {s.rung: s.adds for s in result.workloads[0].steps}
     assert adds[mapping["docker"]] == "+ label=docker (stands in for docker)"
@@ -255,7 +260,7 @@ def test_reports_show_the_ladder(fake_ladder):
                     f'data-ci-hi="{c.ci95.hi!r}"') in section
     assert section.count('<svg class="cibar"') == summary.ladder.family_size
     assert section.count('<span class="badge overhead">overhead</span>') == 2
-    assert "Holm-Bonferroni over 5 steps at alpha 0.05" in section
+    assert f"Holm-Bonferroni over 5 steps at alpha {summary.ladder.alpha:g}" in section
     md = markdown.render(loaded, summary)
     assert "### Overhead ladder" in md
     for w in summary.ladder.workloads:
@@ -304,7 +309,7 @@ def test_the_fallback_banner_comes_first_in_every_report(tmp_path):
     assert document.index('id="fallback"') < document.index('id="headline"')
     assert "<denied>" not in document
     md = markdown.render(loaded, summary)
-    assert md.index(markdown.cell(banner)) < md.index(markdown.cell(terminal.headline(summary)))
+    assert md.index(markdown.cell(banner)) < md.index(markdown.cell(answer.headline(summary)))
     assert json.loads(export.summary_json(summary, loaded))["fallback"] == FALLBACK
 
 

@@ -26,7 +26,8 @@ import pytest
 import bench
 from bench import analysis, cli, results
 from bench.report import export, html, markdown
-from bench.report.terminal import headline, more_blocks, pct
+from bench.report.answer import headline, pct
+from bench.report.terminal import more_blocks
 from bench.results import RunStore, Sample
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "results" / "example"
@@ -404,7 +405,7 @@ def test_the_correction_used_is_named(tmp_path):
     assert "Holm-Bonferroni over 1 comparison;" in html.render(loaded, summary)
     adaptive = dataclasses.replace(summary, correction="group-sequential")
     for text in (html.render(loaded, adaptive), markdown.render(loaded, adaptive)):
-        assert "group-sequential (Lan-DeMets" in text and "Holm" not in text
+        assert "adaptive looks (each comparison spends" in text and "Holm" not in text
     assert json.loads(export.summary_json(adaptive, loaded))["correction"] == "group-sequential"
 
 

@@ -420,64 +420,80 @@ def test_blocks_needed_equivalence_at_zero_follows_chow_liu_scale() -> None:
 # ------------------------------------------------------------------- adaptive stopping
 
 
-def test_group_sequential_bounds_match_published_lan_demets_obrien_fleming() -> None:
-    # Lan-DeMets O'Brien-Fleming-type spending, 5 equally spaced looks, one-sided 0.025
-    # (Jennison & Turnbull 2000; R packages ldbounds / gsDesign give the same values).
-    bounds = stats.group_sequential_bounds([0.2, 0.4, 0.6, 0.8, 1.0], 0.025)
-    np.testing.assert_allclose(bounds, [4.8769, 3.3569, 2.6803, 2.2898, 2.0310], atol=5e-4)
-    assert stats.group_sequential_bounds([1.0], 0.025)[0] == pytest.approx(1.959964, abs=1e-5)
-
-
-def test_obf_spending() -> None:
-    spent = stats.obf_spending([0.2, 0.5, 1.0], 0.05)
-    assert spent[-1] == pytest.approx(0.05)
-    assert np.all(np.diff(spent) > 0)
-    assert spent[0] < 1e-4
-
-
-def test_sequential_levels() -> None:
-    assert stats.sequential_levels(10, 10, 0.05) == pytest.approx([0.05])
-    levels = stats.sequential_levels(5, 30, 0.025)
-    assert levels.size == 26 and np.all(np.diff(levels) > 0) and levels[-1] < 0.025
+def test_look_grid_grows_geometrically_and_ends_at_the_maximum() -> None:
+    assert stats.look_grid(6, 40) == (6, 9, 14, 21, 32, 40)
+    assert stats.look_grid(5, 5) == (5,)
+    assert stats.look_grid(2, 4) == (2, 3, 4)
     with pytest.raises(ValueError):
-        stats.sequential_levels(1, 30, 0.025)
-    # Too small an alpha to calibrate: the spending increments, which sum to alpha.
-    assert stats.sequential_levels(5, 30, 1e-5).sum() == pytest.approx(1e-5)
+        stats.look_grid(1, 30)
+    with pytest.raises(ValueError):
+        stats.look_grid(10, 5)
+
+
+def test_pocock_spending_weights() -> None:
+    w = stats.spending_weights((6, 9, 14, 21, 32, 40))
+    assert w.sum() == pytest.approx(1.0)
+    assert np.all(w > 0)
+    # alpha(t) = alpha ln(1 + (e - 1) t) (Lan & DeMets 1983, Pocock type)
+    assert w[0] == pytest.approx(math.log(1 + (math.e - 1) * 6 / 40))
+    assert w[0] > 0.2  # an early look can decide (O'Brien-Fleming spends < 1e-4 here)
+    assert stats.spending_weights((10,)) == pytest.approx([1.0])
 
 
 def test_single_look_sequential_is_the_fixed_comparison() -> None:
     variant, baseline = _blocks(1.02, 10, 0.02)
-    decision = stats.sequential_look(variant, baseline, "lower", look=1, max_looks=1)
-    assert decision.stop and decision.look == 1
-    assert decision.alpha_spent == pytest.approx(0.05)
+    decision = stats.sequential_decision(variant, baseline, "lower", grid=(10,), final=True)
+    assert decision.stop and decision.look == decision.n_looks == 1
+    assert decision.alpha_spent == pytest.approx(1.0)
     assert decision.comparison == stats.compare(variant, baseline, "lower")
-    halved = stats.sequential_look(variant, baseline, "lower", look=1, max_looks=1, family_size=2)
-    assert halved.comparison == stats.compare(variant, baseline, "lower", alpha=0.025)
 
 
-def test_sequential_look_is_stricter_early_and_stops_at_the_last_look() -> None:
+def test_sequential_decision_spends_a_share_per_look() -> None:
     variant, baseline = _blocks(1.00, 30, 0.05)
-    first = stats.sequential_look(variant[:5], baseline[:5], "lower", look=1, max_looks=26)
-    last = stats.sequential_look(variant, baseline, "lower", look=26, max_looks=26)
-    assert first.comparison.alpha < 1e-5 < last.comparison.alpha < 0.05
-    assert first.alpha_spent < last.alpha_spent == pytest.approx(0.05)
-    assert last.stop and first.stop == first.comparison.decided
+    grid = stats.look_grid(5, 30)
+    first = stats.sequential_decision(variant[:5], baseline[:5], "lower", grid=grid,
+                                      final=False)
+    assert first.n_looks == 1
+    assert first.comparison.alpha == pytest.approx(0.05 * stats.spending_weights(grid)[0])
+    assert first.stop == first.comparison.decided
+    assert stats.sequential_decision(variant[:4], baseline[:4], "lower", grid=grid,
+                                     final=False) is None
 
 
-def test_sequential_look_stops_on_a_clear_overhead() -> None:
+def test_final_look_spends_what_the_unreached_looks_would_have() -> None:
+    variant, baseline = _blocks(1.00, 17, 0.05)
+    grid = stats.look_grid(5, 40)  # 5, 8, 12, 18, 27, 40: 17 blocks reach three looks
+    decision = stats.sequential_decision(variant, baseline, "lower", grid=grid, final=True,
+                                         alpha=0.05)
+    assert decision.n_looks == 4
+    weights = stats.spending_weights(grid)
+    if decision.look == 4:
+        assert decision.comparison.alpha == pytest.approx(0.05 * weights[3:].sum())
+    assert decision.stop  # the measurement is over
+
+
+def test_sequential_decision_stops_on_a_clear_overhead() -> None:
     variant, baseline = _blocks(1.20, 12, 0.01)
-    decision = stats.sequential_look(variant, baseline, "lower", look=8, max_looks=26)
+    decision = stats.sequential_decision(variant, baseline, "lower",
+                                         grid=stats.look_grid(5, 30), final=False)
     assert decision.stop and decision.comparison.verdict == "overhead"
 
 
-def test_sequential_look_validates_its_schedule() -> None:
-    variant, baseline = _blocks(1.0, 6, 0.01)
-    with pytest.raises(ValueError, match="look"):
-        stats.sequential_look(variant, baseline, "lower", look=0, max_looks=5)
-    with pytest.raises(ValueError, match="first look"):
-        stats.sequential_look(variant, baseline, "lower", look=6, max_looks=10)
-    with pytest.raises(ValueError, match="family_size"):
-        stats.sequential_look(variant, baseline, "lower", look=1, max_looks=5, family_size=0)
+def test_resolvable_margin_is_what_blocks_needed_inverts() -> None:
+    margin = stats.resolvable_margin(0.02, 20)
+    assert 0 < margin < 0.05
+    assert stats.blocks_needed(0.02, margin * 1.02) <= 20 <= stats.blocks_needed(0.02,
+                                                                                  margin * 0.9)
+    assert stats.resolvable_margin(0.02, 1) == math.inf
+
+
+def test_plain_95_interval_is_unadjusted() -> None:
+    variant, baseline = _blocks(1.00, 12, 0.02)
+    adjusted = stats.compare(variant, baseline, "lower", alpha=0.005)
+    plain = stats.compare(variant, baseline, "lower")
+    assert adjusted.plain95 == plain.plain95
+    assert adjusted.ci95.lo < plain.plain95.lo and plain.plain95.hi < adjusted.ci95.hi
+    assert plain.plain95.level == 0.95
 
 
 # --------------------------------------------------------------------------- diagnostics

@@ -1,0 +1,140 @@
+"""The answer first: one sentence per category from the primary comparisons, and what an
+undecided comparison would need, in minutes and in the margin this host can resolve.
+
+Start-up is a different quantity from steady-state overhead (seconds per container, not
+cost per unit of work), so it is said in seconds and kept out of every geometric mean.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from bench import stats
+from bench.analysis import Row, Summary
+
+STARTUP = "startup"
+CATEGORY_NAMES = {"cpu": "CPU", "memory": "memory", "syscalls": "syscalls", "disk": "disk",
+                  "network": "network", "app": "app", "startup": "start-up"}
+
+
+@dataclass(frozen=True)
+class CategoryAnswer:
+    """The primary comparisons of one category, summed up."""
+
+    category: str
+    verdict: str  # equivalent | overhead | faster | inconclusive | mixed
+    text: str  # what follows the category's name: "no overhead beyond +/-2%"
+    rows: tuple[Row, ...]
+
+
+def pct(value: float) -> str:
+    return f"{value * 100:+.1f}%"
+
+
+def _primary_rows(summary: Summary) -> list[Row]:
+    return [r for r in summary.rows if r.comparison is not None and r.family == "primary"]
+
+
+def category_answers(summary: Summary) -> list[CategoryAnswer]:
+    """Per category (in row order), the primary comparisons' joint answer."""
+    by: dict[str, list[Row]] = {}
+    for row in _primary_rows(summary):
+        by.setdefault(row.category, []).append(row)
+    out = []
+    for category, rows in by.items():
+        verdicts = {r.comparison.verdict for r in rows}  # type: ignore[union-attr]
+        verdict = verdicts.pop() if len(verdicts) == 1 else "mixed"
+        out.append(CategoryAnswer(category, verdict, _category_text(summary, category, rows,
+                                                                      verdict), tuple(rows)))
+    return out
+
+
+def _category_text(summary: Summary, category: str, rows: list[Row], verdict: str) -> str:
+    margin = f"\u00b1{summary.margin * 100:g}%"
+    if verdict == "equivalent":
+        return f"no overhead beyond {margin}"
+    if verdict == "mixed":
+        return "; ".join(f"{r.workload.split('.', 1)[-1]} {_row_text(summary, r)}"
+                         for r in rows)
+    if category == STARTUP or len(rows) == 1:
+        return _row_text(summary, rows[0]) if len(rows) == 1 else "; ".join(
+            _row_text(summary, r) for r in rows)
+    if verdict == "inconclusive":
+        return "undecided: " + "; ".join(_row_text(summary, r) for r in rows)
+    gmean = stats.geometric_mean_overhead([r.comparison.overhead for r in rows  # type: ignore[union-attr]
+                                           ])
+    return f"{'overhead' if verdict == 'overhead' else 'faster'} {pct(gmean)} " \
+           f"(geometric mean of {len(rows)} workloads)"
+
+
+def _row_text(summary: Summary, row: Row) -> str:
+    c = row.comparison
+    assert c is not None
+    if c.verdict == "equivalent":
+        return f"no overhead beyond \u00b1{summary.margin * 100:g}%"
+    if c.verdict == "inconclusive":
+        return f"undecided ({undecided_text(summary, row)})"
+    if row.category == STARTUP:
+        delta = startup_delta(summary, row)
+        if delta is not None:
+            return f"{delta:+.2f} s per container ({c.verdict})"
+    return f"{c.verdict} {pct(c.overhead)}"
+
+
+def startup_delta(summary: Summary, row: Row) -> float | None:
+    """Start-up: the variant's median minus the baseline's, in the metric's unit (s)."""
+    base = next((r for r in summary.rows if r.workload == row.workload and r.is_baseline),
+                None)
+    if base is None or base.median is None or row.median is None:
+        return None
+    return row.median - base.median
+
+
+def headline(summary: Summary) -> str:
+    """One sentence: categories with the same answer joined, e.g. "CPU, memory: no
+    overhead beyond +/-2%; network: overhead +148.0%; start-up: +0.38 s per container
+    (overhead)"; then how many comparisons were decided in all."""
+    compared = [r for r in summary.rows if r.comparison is not None]
+    if not compared:
+        return "no comparison could be made (see warnings)"
+    grouped: dict[str, list[str]] = {}
+    for answer in category_answers(summary):
+        grouped.setdefault(answer.text, []).append(CATEGORY_NAMES.get(answer.category,
+                                                                      answer.category))
+    primary = summary.primary or "the variant"
+    parts = [f"{', '.join(names)}: {text}" for text, names in grouped.items()]
+    decided = sum(1 for r in compared if r.comparison.decided)  # type: ignore[union-attr]
+    tail = f"{decided} of {len(compared)} comparisons decided"
+    if not parts:
+        return tail
+    return f"{primary} vs {summary.baseline}: " + "; ".join(parts) + f" ({tail})"
+
+
+def undecided_text(summary: Summary, row: Row) -> str:
+    """What would decide an inconclusive comparison, in terms a person can act on:
+    about how many more minutes of this workload, and when that is beyond the run's
+    limits, the margin this host resolves in the budget."""
+    c = row.comparison
+    assert c is not None
+    more = c.blocks_to_decide
+    if not more or row.block_s is None:
+        return "more blocks needed"
+    minutes = more * row.block_s / 60
+    limit_s = summary.budget_s if summary.budget_s is not None else 30 * 60
+    if minutes * 60 <= limit_s and minutes < 60:
+        return f"about {_minutes(minutes)} more of this workload"
+    n = max(2, int(limit_s / row.block_s))
+    resolves = stats.resolvable_margin(c.sd, n, alpha=max(c.alpha, 1e-12)) \
+        if math.isfinite(c.sd) else math.inf
+    span = _minutes(limit_s / 60)
+    if not math.isfinite(resolves):
+        return f"cannot be resolved in {span} on this host"
+    return (f"this host resolves \u00b1{resolves * 100:.1f}% for {row.category} workloads "
+            f"in {span}, not \u00b1{summary.margin * 100:g}%")
+
+
+def _minutes(value: float) -> str:
+    if value < 1:
+        return f"{max(1, round(value * 60))} s"
+    return f"{value:.0f} min" if value >= 10 else f"{value:.1f} min"
