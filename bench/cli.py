@@ -137,6 +137,9 @@ def print_summary(summary: analysis.Summary) -> None:
         for line in terminal.ladder_lines(summary):
             console.print(f"  {escape(line)}")
     console.print(f"\n[bold]{escape(answer.headline(summary))}[/bold]")
+    for note in (answer.native_note(summary), answer.retake_note(summary)):
+        if note:
+            console.print(f"[dim]{escape(note)}[/dim]")
     warnings = terminal.warning_lines(summary)
     if warnings:
         console.print("\n[yellow]warnings:[/yellow]")
@@ -246,6 +249,8 @@ def run_command(patterns, workload_dirs, suite_name, variant_specs, cpus, blocks
         else:  # each workload's own default matrix
             variants, matrix = suite.default_matrix(
                 workloads, suite.parse_variants([DEFAULT_VARIANTS]))
+            if quick and blocks is None:  # the quick run asks the primary question only
+                variants, matrix = suite.primary_only(variants, matrix)
         quick_adaptive = quick and blocks is None and not adaptive
         if quick_adaptive:
             adaptive, max_blocks = True, max_blocks or suite.QUICK_MAX_BLOCKS

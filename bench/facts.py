@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import platform
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +55,72 @@ def cgroup_version() -> str:
     return "v1"
 
 
+def _detect_virt(flag: str) -> str | None:
+    """``systemd-detect-virt --vm`` / ``--container``: the technology, or None for none."""
+    tool = shutil.which("systemd-detect-virt")
+    if tool is None:
+        return None
+    try:
+        done = subprocess.run([tool, flag], capture_output=True, text=True, timeout=5,
+                              check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    found = done.stdout.strip()
+    return None if not found or found == "none" else found
+
+
+def virtualization(cpuinfo: str | None = None) -> dict[str, Any]:
+    """Is "native" a virtual machine's kernel? The hypervisor CPU flag and systemd's
+    detection (which also names a container the host itself may be running in)."""
+    text = cpuinfo if cpuinfo is not None else (_read(Path("/proc/cpuinfo")) or "")
+    flag = any("hypervisor" in line.split() for line in text.splitlines()
+               if line.startswith("flags"))
+    vm = _detect_virt("--vm")
+    virtual = flag or vm is not None
+    return {
+        "virtual_machine": virtual,
+        "hypervisor_cpu_flag": flag,
+        "vm": vm,
+        "container": _detect_virt("--container"),
+        "native_means": (f"this virtual machine's kernel ({vm or 'hypervisor flag set'}): "
+                         "the physical host and its other guests are outside the "
+                         "measurement" if virtual else "the host's own kernel"),
+    }
+
+
+def mitigations(root: Path = _CPU / "vulnerabilities") -> dict[str, str]:
+    """CPU vulnerability mitigations in force (they change what a system call costs)."""
+    found = {}
+    for path in sorted(root.glob("*")) if root.is_dir() else []:
+        text = _read(path)
+        if text is not None:
+            found[path.name] = text
+    return found
+
+
+def cpu_isolation(cmdline: str | None = None) -> dict[str, Any]:
+    """isolcpus / nohz_full / rcu_nocbs from the kernel command line and sysfs."""
+    line = cmdline if cmdline is not None else (_read(Path("/proc/cmdline")) or "")
+    args = dict(a.split("=", 1) for a in line.split() if "=" in a)
+    return {
+        "isolcpus": args.get("isolcpus"),
+        "nohz_full": args.get("nohz_full"),
+        "rcu_nocbs": args.get("rcu_nocbs"),
+        "isolated": _read(_CPU / "isolated") or None,
+        "mitigations_arg": args.get("mitigations"),
+    }
+
+
+def numa_nodes(root: Path = Path("/sys/devices/system/node")) -> dict[str, str]:
+    """NUMA node -> its CPU list (one node on most VMs)."""
+    nodes = {}
+    for path in sorted(root.glob("node[0-9]*")) if root.is_dir() else []:
+        cpus = _read(path / "cpulist")
+        if cpus is not None:
+            nodes[path.name] = cpus
+    return nodes
+
+
 def host_facts() -> dict[str, Any]:
     """CPU, kernel, cgroups, load: what a comparison across runs must match."""
     uname = platform.uname()
@@ -74,6 +142,10 @@ def host_facts() -> dict[str, Any]:
         "cgroup_version": cgroup_version(),
         "load_average": list(os.getloadavg()),
         "python": platform.python_version(),
+        "virtualization": virtualization(),
+        "mitigations": mitigations(),
+        "cpu_isolation": cpu_isolation(),
+        "numa_nodes": numa_nodes(),
     }
 
 

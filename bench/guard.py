@@ -12,7 +12,12 @@ evidence, never the metric's value:
   figure: the kernel's network work for their traffic, an engine's proxy and the client
   are part of what is measured, so for them only steal counts.
 - **hypervisor steal** on the measured CPUs over the same window (``steal_fraction``):
-  time the CPUs were taken away from this guest, never the variant's doing.
+  time the CPUs were taken away from this guest, never the variant's doing. Judged only
+  where it displaces the workload's own work: single-role samples that kept the measured
+  CPUs busy (``measured_cpu_util`` >= ``busy_share``). A sample that mostly waits (disk
+  I/O, a server between requests) accrues steal as wake-up delay, and a two-role sample
+  keeps both of the guest's CPUs busy at once: there, steal comes with the workload itself,
+  native and contained alike, on every attempt, and re-taking would only drop the block.
 
 Windows shorter than ``min_window_s`` are not judged (/proc/stat counts 10 ms ticks).
 A contaminated sample stays in samples.jsonl with ``extra.contaminated`` (reason, figure,
@@ -48,6 +53,7 @@ class RetakeRule:
     max_attempts: int = 3
     max_retake_share: float = 0.25
     min_window_s: float = 1.0
+    busy_share: float = 0.8
 
     def __post_init__(self) -> None:
         for name in ("foreign_threshold", "steal_threshold"):
@@ -75,7 +81,10 @@ class RetakeRule:
             return {"reason": "foreign work on the measured CPUs", "figure": "noise_fraction",
                     "value": float(foreign), "threshold": self.foreign_threshold}
         steal = host.get("steal_fraction")
-        if isinstance(steal, int | float) and steal > self.steal_threshold:
+        busy = host.get("measured_cpu_util")
+        cpu_bound = isinstance(foreign, int | float) and isinstance(busy, int | float) \
+            and busy + (steal or 0.0) >= self.busy_share
+        if cpu_bound and isinstance(steal, int | float) and steal > self.steal_threshold:
             return {"reason": "hypervisor steal on the measured CPUs",
                     "figure": "steal_fraction", "value": float(steal),
                     "threshold": self.steal_threshold}

@@ -84,6 +84,8 @@ class StopRule:
         self.primary = families.primary_variant([v.id for v in plan.variants],
                                                 plan.baseline.id)
         self.share = {name: alphas[name] / n for name, n in sizes.items() if n}
+        # A decision changes only when a comparison reaches a new look of the grid.
+        self._seen: dict[tuple[str, str], tuple[int, bool]] = {}
 
     def record(self, sample: Sample) -> None:
         if sample.usable:
@@ -101,12 +103,15 @@ class StopRule:
                 continue
             mine = self.values[(workload.name, variant.id)]
             blocks = pairing.paired_blocks(mine, base)
-            if len(blocks) < 2:
-                return False
-            decision = stats.sequential_decision(
-                [mine[b] for b in blocks], [base[b] for b in blocks], workload.metric.better,
-                grid=self.plan.look_grid, final=False, margin=self.plan.margin,
-                alpha=self.comparison_alpha(variant), seed=self.plan.seed)
-            if decision is None or not decision.stop:
+            looks = sum(1 for g in self.plan.look_grid if g <= len(blocks))
+            key = (workload.name, variant.id)
+            if key not in self._seen or self._seen[key][0] != looks:
+                decision = None if looks == 0 else stats.sequential_decision(
+                    [mine[b] for b in blocks], [base[b] for b in blocks],
+                    workload.metric.better, grid=self.plan.look_grid, final=False,
+                    margin=self.plan.margin, alpha=self.comparison_alpha(variant),
+                    seed=self.plan.seed)
+                self._seen[key] = (looks, decision is not None and decision.stop)
+            if not self._seen[key][1]:
                 return False
         return True

@@ -51,7 +51,7 @@ ADAPTIVE_MAX_BLOCKS = 30
 #: --quick: an adaptive run with a measurement budget (README, "The quick run").
 QUICK_BUDGET_S = 300.0
 QUICK_MIN_BLOCKS = 6
-QUICK_MAX_BLOCKS = 40
+QUICK_MAX_BLOCKS = 20
 DEFAULT_VARIANTS = "native,docker"
 #: ``{data}``: the sample's data directory, chosen by the environment (disk workloads;
 #: ``docker[storage=...]`` decides which filesystem it is on).
@@ -464,6 +464,7 @@ ENVIRONMENT_AXES: dict[str, dict[str, tuple[str, ...]]] = {
         "scale": (),  # free-form positive number: multiplies the scripted cost
         "cv": (),     # free-form: coefficient of variation of the scripted noise
         "fail": (),   # free-form: fail every n-th sample (n > 0)
+        "foreign": (),  # free-form: share of samples that foreign work disturbs (0..1)
     },
 }
 
@@ -797,6 +798,19 @@ def default_matrix(workloads: list[Workload], fallback: list[Variant]
         matrix[workload.name] = tuple(v.id for v in own)
         union.extend(v for v in own if v not in union)
     return union, matrix
+
+
+def primary_only(variants: list[Variant], matrix: dict[str, tuple[str, ...]]
+                 ) -> tuple[list[Variant], dict[str, tuple[str, ...]]]:
+    """The quick run's matrix: each workload in ``native`` and ``docker`` only (the
+    primary question, ``bench.families``); mechanism variants are for longer runs."""
+    keep = ("native", "docker")
+    chosen = {name: tuple(v for v in ids if v in keep) for name, ids in matrix.items()}
+    chosen = {name: ids for name, ids in chosen.items() if len(ids) == 2}
+    if len(chosen) < len(matrix):  # a workload without both: keep its own matrix
+        chosen.update({name: ids for name, ids in matrix.items() if name not in chosen})
+    used = {v for ids in chosen.values() for v in ids}
+    return [v for v in variants if v.id in used], chosen
 
 
 def parse_duration(text: str) -> float:

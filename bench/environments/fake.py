@@ -4,7 +4,9 @@ The "workload" is not run. Its metric is ``1000 / scale`` (higher-is-better metr
 ``1000 * scale`` (lower-is-better) times log-normal noise with coefficient of variation
 ``cv``, drawn from a generator seeded by the run seed, workload, variant and sample
 number, so a run through the fake environment is reproducible exactly. ``fail=N`` makes
-every N-th sample fail.
+every N-th sample fail. ``foreign=P``: a share P of the samples is disturbed by foreign
+work, 30% more expensive, and reports it as the host metrics would (a foreign share of
+30% of the measured CPUs), for the contamination guard.
 """
 
 from __future__ import annotations
@@ -34,17 +36,22 @@ class FakeEnvironment(Environment):
             self.scale = float(variant.setting("scale", "1"))
             self.cv = float(variant.setting("cv", "0.01"))
             self.fail_every = int(variant.setting("fail", "0"))
+            self.foreign = float(variant.setting("foreign", "0"))
         except ValueError:
             raise UsageError(f"--variants: '{variant.id}': scale and cv must be numbers, "
                              "fail a whole number") from None
-        if not self.scale > 0 or self.cv < 0 or self.fail_every < 0:
-            raise UsageError(f"--variants: '{variant.id}': need scale > 0, cv >= 0, fail >= 0")
+        if not self.scale > 0 or self.cv < 0 or self.fail_every < 0 \
+                or not 0 <= self.foreign <= 1:
+            raise UsageError(f"--variants: '{variant.id}': need scale > 0, cv >= 0, fail >= 0,"
+                             " 0 <= foreign <= 1")
 
     def execute(self, workload: Workload, ctx: SampleContext) -> Sample:
         key = f"{self.seed}/{workload.name}/{self.variant.id}/{ctx.seq}".encode()
         rng = np.random.default_rng(int.from_bytes(hashlib.sha256(key).digest()[:8], "little"))
         sigma = math.sqrt(math.log(1 + self.cv**2))
         cost = 1000.0 * self.scale * float(np.exp(rng.normal(-sigma**2 / 2, sigma)))
+        disturbed = bool(rng.random() < self.foreign)
+        cost *= 1.3 if disturbed else 1.0
         value = 1e6 / cost if workload.metric.better == "higher" else cost
         started_at, _ = now()
         failing = self.fail_every and (ctx.seq + 1) % self.fail_every == 0
@@ -64,7 +71,10 @@ class FakeEnvironment(Environment):
         )
         sample = finish_sample(scripted, self.variant, ctx, raw)
         # The probe did not run: the affinity is the one a real environment would have set.
-        return dataclasses.replace(sample, affinity=list(ctx.cpus))
+        host = {"cpu_window_s": 2.0, "measured_cpu_util": 1.0, "steal_fraction": 0.0,
+                "noise_fraction": 0.3 if disturbed else 0.0}
+        return dataclasses.replace(sample, affinity=list(ctx.cpus),
+                                   extra={**sample.extra, "host": host})
 
     def facts(self) -> dict[str, Any]:
         return {"scripted": True, "scale": self.scale, "cv": self.cv}

@@ -111,6 +111,28 @@ def headline(summary: Summary) -> str:
     return f"{primary} vs {summary.baseline}: " + "; ".join(parts) + f" ({tail})"
 
 
+def native_note(summary: Summary) -> str | None:
+    """What "native" was: "native = this virtual machine's kernel (kvm): ..." (None for
+    runs recorded before the fact was)."""
+    virt = summary.facts.get("host", {}).get("virtualization")
+    if not isinstance(virt, dict) or not isinstance(virt.get("native_means"), str):
+        return None
+    return f"native = {virt['native_means']}"
+
+
+def retake_note(summary: Summary) -> str | None:
+    """How many samples the contamination guard left out and re-took, and the rule."""
+    rule = summary.retake
+    taken = sum(r.contaminated for r in summary.rows)
+    dropped = sum(r.dropped_blocks for r in summary.rows)
+    if rule is None or not rule.get("enabled"):
+        return "contamination guard off: every sample is used" if rule else None
+    text = (f"contamination guard: {taken} sample(s) re-taken (foreign work > "
+            f"{rule.get('foreign_threshold', 0):.0%} of the measured CPUs or steal > "
+            f"{rule.get('steal_threshold', 0):.0%})")
+    return text + (f", {dropped} block(s) dropped" if dropped else "")
+
+
 def undecided_text(summary: Summary, row: Row) -> str:
     """What would decide an inconclusive comparison, in terms a person can act on:
     about how many more minutes of this workload, and when that is beyond the run's

@@ -25,7 +25,7 @@ from typing import Any
 
 from bench import __version__, stats
 from bench.analysis import Row, Summary
-from bench.report.answer import headline, pct
+from bench.report.answer import headline, native_note, pct, retake_note
 from bench.report.export import (
     baseline_medians,
     correction_text,
@@ -1077,8 +1077,10 @@ def _answer(summary: Summary) -> str:
     if summary.status != "complete":
         status = (f'<p class="bad">Run status: {_e(summary.status)}; the results are '
                   "partial.</p>")
+    notes = "".join(f'<p class="sub">{_e(note)}</p>'
+                    for note in (native_note(summary), retake_note(summary)) if note)
     return (f'<p class="answer" id="headline">{_e(headline(summary))}</p>'
-            f'<div class="counts">{badges}</div>{status}')
+            f'<div class="counts">{badges}</div>{notes}{status}')
 
 
 def render(loaded: LoadedRun, summary: Summary) -> str:

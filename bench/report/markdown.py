@@ -12,7 +12,7 @@ import shlex
 from typing import TYPE_CHECKING, Any
 
 from bench.analysis import Summary
-from bench.report.answer import headline, pct
+from bench.report.answer import headline, native_note, pct, retake_note
 from bench.report.export import baseline_medians, correction_text, ladder_correction_text
 from bench.report.terminal import fallback_banner, more_blocks, warning_lines
 from bench.results import LoadedRun
@@ -63,6 +63,9 @@ def render(loaded: LoadedRun, summary: Summary) -> str:
     if banner is not None:
         lines += [f"> **{cell(banner)}**", ""]
     lines += [f"**{cell(headline(summary))}**", ""]
+    lines += [f"_{cell(note)}_" for note in (native_note(summary), retake_note(summary))
+              if note]
+    lines += [""] if lines[-1] else []
     if summary.status != "complete":
         lines += [f"> Run status: {cell(summary.status)}; the results are partial.", ""]
     rows = []

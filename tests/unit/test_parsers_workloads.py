@@ -186,7 +186,7 @@ def test_disk_workloads_use_a_data_directory_and_others_do_not(workloads):
         assert workload.uses_data == name.startswith("disk."), name
     argv = workloads["disk.fio-randread"].argv(2, quick=True, data="/srv/x")
     assert argv[4:6] == ["/srv/x", "direct"]
-    assert "--runtime=2" in argv and "--output-format=json" in argv
+    assert "--runtime=1" in argv and "--output-format=json" in argv
     assert not workloads["disk.fio-randread"].read_only_root
 
 
