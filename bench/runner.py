@@ -24,6 +24,7 @@ from bench import engine, environments, facts, image, metrics, schedule, suite
 from bench.diagnostics import Diagnostic
 from bench.environments.base import SampleContext
 from bench.errors import UsageError, UserError
+from bench.guard import StealLevels
 from bench.results import RunStore, Sample, load_run
 from bench.suite import Plan
 
@@ -205,14 +206,31 @@ def resume(folder: Path, *, reporter: Reporter | None = None,
     return _measure(plan, store, run_doc, steps, reporter, connect, len(done), failed)
 
 
-def _stop_reason(plan: Plan, stop_rule: schedule.StopRule | None, step: schedule.Step
-                 ) -> str | None:
-    """Why the workload of ``step`` stops after this block, if it does."""
+def _stop_reason(plan: Plan, stop_rule: schedule.StopRule | None, step: schedule.Step,
+                 blocks_left: int | None) -> str | None:
+    """Why the workload of ``step`` stops after this block, if it does. ``blocks_left``:
+    about how many more blocks of it the budget allows (None: no budget)."""
     if step.block + 1 >= plan.blocks:
         return None  # the schedule ends here anyway
     if stop_rule is not None and stop_rule.decided(step.workload):
         return "every comparison decided"
+    if stop_rule is not None and blocks_left is not None \
+            and stop_rule.futile(step.workload, blocks_left):
+        return (f"cannot be decided in the {blocks_left} block(s) the budget leaves "
+                "(this host's noise); its time goes to the others")
     return None
+
+
+def _blocks_left(plan: Plan, budget: _Budget, block_s: dict[str, float],
+                 stopped: dict[str, Any], name: str) -> int | None:
+    """About how many more blocks of workload ``name`` the budget allows, each round
+    taking one block of every workload still measuring (None without a budget)."""
+    if budget.limit is None:
+        return None
+    active = [w.name for w in plan.workloads if w.name not in stopped]
+    round_s = sum(block_s.get(w, block_s.get(name, 0.0)) for w in active)
+    left_s = max(0.0, budget.limit - budget.spent)
+    return int(left_s / round_s) if round_s > 0 else None
 
 
 class _Budget:
@@ -386,6 +404,10 @@ def _measure(plan: Plan, store: RunStore, run_doc: dict[str, Any], steps: list[s
                 sum(1 for s in schedule.build(plan) if not s.warmup)),
                 "used": 0, "dropped": 0})
         budget = _Budget(plan, float(run_doc.get("measurement_s", 0.0)))
+        steal = StealLevels()
+        if taken:  # resumed: the workloads' steal so far counts
+            for sample in load_run(store.folder).samples:
+                steal.add(sample)
         block_s: dict[str, float] = {}  # workload -> seconds of its last block
         block_start: dict[str, float] = {}
         lost_engines = {"docker": client, "podman": podman_client}
@@ -418,7 +440,8 @@ def _measure(plan: Plan, store: RunStore, run_doc: dict[str, Any], steps: list[s
                         f"the {which} stopped answering during the run ({taken} samples "
                         f"kept in {store.folder}); restart it (scripts/{script}) and "
                         f"continue with 'bench run --resume {store.folder}'")
-                reason = plan.retake.reason(sample)
+                reason = plan.retake.reason(sample, steal.level(step.workload.name))
+                steal.add(sample)
                 retake = (reason is not None and attempt < plan.retake.max_attempts
                           and guard["used"] < guard["allowance"])
                 if reason is not None:
@@ -443,7 +466,9 @@ def _measure(plan: Plan, store: RunStore, run_doc: dict[str, Any], steps: list[s
             if step.position == len(plan.variants_for(step.workload)) - 1:
                 block_s[step.workload.name] = time.monotonic() - block_start.pop(
                     step.workload.name)
-                reason_text = None if step.warmup else _stop_reason(plan, stop_rule, step)
+                reason_text = None if step.warmup else _stop_reason(
+                    plan, stop_rule, step,
+                    _blocks_left(plan, budget, block_s, stopped, step.workload.name))
                 if reason_text:
                     stopped[step.workload.name] = {"after_blocks": step.block + 1,
                                                    "reason": reason_text}

@@ -10,6 +10,7 @@ out of the statistics. The order is a pure function of the plan and its seed, so
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -86,6 +87,7 @@ class StopRule:
         self.share = {name: alphas[name] / n for name, n in sizes.items() if n}
         # A decision changes only when a comparison reaches a new look of the grid.
         self._seen: dict[tuple[str, str], tuple[int, bool]] = {}
+        self._latest: dict[tuple[str, str], tuple[stats.SequentialDecision, float]] = {}
 
     def record(self, sample: Sample) -> None:
         if sample.usable:
@@ -112,6 +114,29 @@ class StopRule:
                     margin=self.plan.margin, alpha=self.comparison_alpha(variant),
                     seed=self.plan.seed)
                 self._seen[key] = (looks, decision is not None and decision.stop)
+                if decision is not None:
+                    self._latest[key] = (decision, self.comparison_alpha(variant))
             if not self._seen[key][1]:
+                return False
+        return True
+
+    def futile(self, workload: Workload, blocks_left: int) -> bool:
+        """No undecided comparison of ``workload`` can be decided in ``blocks_left`` more
+        blocks: at its latest look, the blocks it would need with 80% power (its observed
+        sd and estimate taken as the truth, at the alpha left to it) exceed what the budget
+        leaves. Stopping there makes no claim, so it costs no error rate; it gives the
+        budget to the workloads that can still be decided."""
+        undecided = [(d, a) for (name, _), (d, a) in self._latest.items()
+                     if name == workload.name and not d.stop]
+        if not undecided:
+            return False
+        for decision, alpha in undecided:
+            c = decision.comparison
+            left = alpha * (1 - decision.alpha_spent)
+            if not math.isfinite(c.sd) or left <= 0:
+                return False
+            needed = stats.blocks_needed(c.sd, self.plan.margin, c.overhead,
+                                         alpha=min(0.49, left))
+            if needed <= c.n_blocks + blocks_left:
                 return False
         return True

@@ -522,12 +522,8 @@ class OciEnvironment(Environment):
             raise
 
         def stop() -> RawResult:
-            with stack:
-                self._runc("kill", cid, "TERM")
-                try:
-                    code = proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    code = self._kill(cid, proc)
+            with stack:  # SIGKILL at once, as for docker servers (see there)
+                code = self._kill(cid, proc)
                 texts = []
                 for handle in (out, err):
                     handle.seek(0)

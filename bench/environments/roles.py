@@ -152,14 +152,11 @@ def start_native_server(workload: Workload, ctx: SampleContext,
     started_at, start = now()
 
     def stop() -> RawResult:
+        # SIGKILL at once, as in every environment: the server is discarded after its
+        # sample (containers' PID 1 would ignore SIGTERM and cost the stop timeout).
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
         texts = []
         for handle in (out, err):
             handle.seek(0)
