@@ -36,6 +36,7 @@ from bench import (
     results,
     runner,
     suite,
+    tune,
 )
 from bench.errors import UsageError, UserError
 from bench.metrics import SamplingConfig
@@ -518,6 +519,22 @@ def doctor_command() -> None:
             console.print(f"      hint: {escape(check.hint)}")
     if any(c.status == "fail" for c in checks):
         raise UserError("doctor found problems (see above)")
+
+
+@cli.command("tune")
+@click.option("--cpus", metavar="LIST", help="Measured CPUs to clear (default: all but CPU 0).")
+@click.option("--reset", is_flag=True, help="Put back what 'bench tune' changed.")
+def tune_command(cpus, reset) -> None:
+    """Move IRQs and movable tasks off the measured CPUs, governor to performance, turbo
+    off, where the host allows it; reversible with --reset (recorded in
+    /var/lib/bench/tune.json)."""
+    if reset:
+        lines = tune.format_changes(tune.reset())
+    else:
+        lines = tune.format_changes(tune.apply(suite.parse_cpus(cpus) if cpus
+                                               else suite.default_cpus()))
+    for line in lines:
+        console.print(escape(line))
 
 
 @cli.command("clean")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import psutil
 
-from bench import engine, facts, image, suite
+from bench import engine, facts, image, suite, tune
 from bench.errors import UserError
 
 NOISE_THRESHOLD = 10.0  # percent busy on a measured CPU with nothing of ours running
@@ -90,6 +90,20 @@ def _host_checks() -> list[Check]:
         checks.append(Check("noise", "ok", f"measured CPUs {suite.format_cpus(cpus)} idle "
                             f"(<{NOISE_THRESHOLD:g}% over 1 s)"))
     checks.append(Check("cgroups", "ok", facts.cgroup_version()))
+    virt = facts.virtualization()
+    if virt["virtual_machine"]:
+        checks.append(Check("virtualization", "warn", f"native = {virt['native_means']}",
+                            "results hold for this VM on its host; neighbours' load shows as "
+                            "steal and as noise the guest cannot see"))
+    left = tune.status(cpus)
+    if left["irqs_on_measured_cpus"]:
+        checks.append(Check("irqs", "warn", "interrupts on the measured CPUs: "
+                            + ", ".join(left["irqs_on_measured_cpus"]),
+                            "'bench tune' moves those the kernel lets move"
+                            + (" (already tuned: the rest are kernel-managed)"
+                               if left["tuned"] else "")))
+    else:
+        checks.append(Check("irqs", "ok", "no interrupt fires on the measured CPUs"))
     return checks
 
 

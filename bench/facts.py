@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import shutil
@@ -146,7 +147,23 @@ def host_facts() -> dict[str, Any]:
         "mitigations": mitigations(),
         "cpu_isolation": cpu_isolation(),
         "numa_nodes": numa_nodes(),
+        "tuned": _tune_state(),
     }
+
+
+def _tune_state() -> dict[str, Any] | None:
+    """What 'bench tune' changed, if it did (its state file), for the run's record."""
+    text = _read(Path("/var/lib/bench/tune.json"))
+    if text is None:
+        return None
+    try:
+        state = json.loads(text)
+    except ValueError:
+        return {"state": "unreadable"}
+    changes = state.get("changes", [])
+    return {"cpus": state.get("cpus"), "at": state.get("at"),
+            "applied": sum(1 for c in changes if c.get("applied")),
+            "refused": sum(1 for c in changes if not c.get("applied"))}
 
 
 def _os_pretty() -> str:

@@ -207,14 +207,15 @@ def resume(folder: Path, *, reporter: Reporter | None = None,
 
 
 def _stop_reason(plan: Plan, stop_rule: schedule.StopRule | None, step: schedule.Step,
-                 blocks_left: int | None) -> str | None:
+                 blocks_left: int | None, others_active: bool) -> str | None:
     """Why the workload of ``step`` stops after this block, if it does. ``blocks_left``:
-    about how many more blocks of it the budget allows (None: no budget)."""
+    about how many more blocks of it the budget allows (None: no budget);
+    ``others_active``: other workloads are still measuring and could use its time."""
     if step.block + 1 >= plan.blocks:
         return None  # the schedule ends here anyway
     if stop_rule is not None and stop_rule.decided(step.workload):
         return "every comparison decided"
-    if stop_rule is not None and blocks_left is not None \
+    if stop_rule is not None and blocks_left is not None and others_active \
             and stop_rule.futile(step.workload, blocks_left):
         return (f"cannot be decided in the {blocks_left} block(s) the budget leaves "
                 "(this host's noise); its time goes to the others")
@@ -466,9 +467,11 @@ def _measure(plan: Plan, store: RunStore, run_doc: dict[str, Any], steps: list[s
             if step.position == len(plan.variants_for(step.workload)) - 1:
                 block_s[step.workload.name] = time.monotonic() - block_start.pop(
                     step.workload.name)
+                others = any(w.name not in stopped and w.name != step.workload.name
+                             for w in plan.workloads)
                 reason_text = None if step.warmup else _stop_reason(
                     plan, stop_rule, step,
-                    _blocks_left(plan, budget, block_s, stopped, step.workload.name))
+                    _blocks_left(plan, budget, block_s, stopped, step.workload.name), others)
                 if reason_text:
                     stopped[step.workload.name] = {"after_blocks": step.block + 1,
                                                    "reason": reason_text}

@@ -15,6 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.stats import chi2
 
 from bench import families, pairing, stats
 from bench.results import Sample
@@ -121,11 +122,12 @@ class StopRule:
         return True
 
     def futile(self, workload: Workload, blocks_left: int) -> bool:
-        """No undecided comparison of ``workload`` can be decided in ``blocks_left`` more
-        blocks: at its latest look, the blocks it would need with 80% power (its observed
-        sd and estimate taken as the truth, at the alpha left to it) exceed what the budget
-        leaves. Stopping there makes no claim, so it costs no error rate; it gives the
-        budget to the workloads that can still be decided."""
+        """Some undecided comparison of ``workload`` cannot be decided in ``blocks_left``
+        more blocks even if its noise is as low as the data plausibly allow: at its latest
+        look, the blocks it would need with 80% power, at the alpha left to it, with its
+        estimate as the truth and its sd at the lower 90% confidence bound (chi-square),
+        exceed what the budget leaves. Stopping there makes no claim, so it costs no error
+        rate; the runner does it only while other workloads can use the time."""
         undecided = [(d, a) for (name, _), (d, a) in self._latest.items()
                      if name == workload.name and not d.stop]
         if not undecided:
@@ -135,8 +137,10 @@ class StopRule:
             left = alpha * (1 - decision.alpha_spent)
             if not math.isfinite(c.sd) or left <= 0:
                 return False
-            needed = stats.blocks_needed(c.sd, self.plan.margin, c.overhead,
+            df = c.n_blocks - 1
+            optimistic = c.sd * math.sqrt(df / float(chi2.ppf(0.9, df)))
+            needed = stats.blocks_needed(optimistic, self.plan.margin, c.overhead,
                                          alpha=min(0.49, left))
-            if needed <= c.n_blocks + blocks_left:
-                return False
-        return True
+            if needed > c.n_blocks + blocks_left:
+                return True
+        return False

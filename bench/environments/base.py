@@ -30,13 +30,17 @@ WORKLOAD_ENV: dict[str, str] = {
 }
 WORKDIR = "/tmp"
 
-#: Prints the affinity of its own PID, then execs the workload in that same PID.
+#: Prints the affinity and memory binding of its own PID (allowed CPUs, allowed memory
+#: nodes, the memory policy of its first mapping), then execs the workload in that PID.
 PROBE_SCRIPT = (
-    'printf "bench-probe cpus=%s\\n" '
-    '"$(sed -n "s/^Cpus_allowed_list:[[:space:]]*//p" /proc/$$/status)" >&2; '
+    'printf "bench-probe cpus=%s mems=%s policy=%s\\n" '
+    '"$(sed -n "s/^Cpus_allowed_list:[[:space:]]*//p" /proc/$$/status)" '
+    '"$(sed -n "s/^Mems_allowed_list:[[:space:]]*//p" /proc/$$/status)" '
+    '"$(sed -n "1s/^[^ ]* \\([^ ]*\\).*/\\1/p" /proc/$$/numa_maps 2>/dev/null)" >&2; '
     'exec "$@"'
 )
-_PROBE_LINE = re.compile(r"^bench-probe cpus=(\S*)\n?", re.MULTILINE)
+_PROBE_LINE = re.compile(r"^bench-probe cpus=(\S*)(?: mems=(\S*))?(?: policy=(\S*))?[ \t]*\n?",
+                         re.MULTILINE)
 _TAIL = 2000
 
 
@@ -92,8 +96,12 @@ def finish_sample(workload: Workload, variant: Variant, ctx: SampleContext,
     stderr = raw.stderr
     affinity: list[int] | None = None
     match = _PROBE_LINE.search(stderr)
+    seen: dict[str, Any] = {}
     if match:
         affinity = parse_cpu_list(match.group(1))
+        if match.group(2):
+            seen["numa"] = {"mems_allowed": parse_cpu_list(match.group(2)),
+                            "policy": match.group(3) or "unknown"}
         stderr = stderr[: match.start()] + stderr[match.end():]
     error = raw.error
     value: float | None = None
@@ -130,7 +138,7 @@ def finish_sample(workload: Workload, variant: Variant, ctx: SampleContext,
         exit_code=raw.exit_code,
         stdout_tail=raw.stdout[-_TAIL:] if failed else None,
         stderr_tail=stderr[-_TAIL:] if failed else None,
-        extra={**raw.extra, **(extra or {})},
+        extra={**raw.extra, **seen, **(extra or {})},
     )
 
 

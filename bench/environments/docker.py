@@ -22,7 +22,7 @@ import docker.errors
 import docker.types
 import requests
 
-from bench import engine
+from bench import engine, numa
 from bench.environments import roles
 from bench.environments.base import (
     WORKDIR,
@@ -216,6 +216,9 @@ class DockerEnvironment(Environment):
         unpinned = self.variant.setting("cpu") == "quota"
         if cpus and not unpinned:
             options["cpuset_cpus"] = format_cpus(cpus)
+        node = numa.binding(cpus) if cpus else None
+        if node is not None:  # several NUMA nodes: memory on the measured CPUs' node
+            options["cpuset_mems"] = str(node)
         if cpus and (unpinned or self.quota is not None):
             # CFS quota (--cpus): a fraction of the measured CPUs' time, per period.
             fraction = (self.quota or 1.0) * len(cpus)

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from bench import numa
 from bench.environments.base import (
     WORKDIR,
     WORKLOAD_ENV,
@@ -92,13 +93,17 @@ class Server:
 
 def child_setup(group: OwnCgroup | None, cpus: tuple[int, ...]) -> Callable[[], None]:
     """What a native child does between fork and exec, so the workload never runs
-    elsewhere: into its cgroup first (joining a cpuset resets the affinity), then pinned."""
+    elsewhere: into its cgroup first (joining a cpuset resets the affinity), then pinned,
+    and on a host with several NUMA nodes its memory bound to the measured CPUs' node."""
     allowed = set(cpus)
+    node = numa.binding(cpus)
 
     def setup() -> None:
         if group is not None:
             group.join()
         os.sched_setaffinity(0, allowed)
+        if node is not None:
+            numa.bind_memory(node)
 
     return setup
 
