@@ -79,6 +79,9 @@ class Summary:
     budget_s: float | None = None
     #: The plan's retake rule (run.json), or None for runs from before the guard.
     retake: dict[str, Any] | None = None
+    #: Re-analysed with another margin or alpha than the run recorded: the recorded ones
+    #: (``{"margin": .., "alpha": ..}``), which stay the primary analysis; None otherwise.
+    post_hoc: dict[str, float] | None = None
 
 
 @dataclass
@@ -209,8 +212,11 @@ def summarize(loaded: LoadedRun, margin: float | None = None, alpha: float | Non
     # Lenient about the plan (results may come from elsewhere), strict about types.
     run = loaded.run
     plan = _dict(run.get("plan"))
-    margin = _number(plan.get("margin"), 0.02) if margin is None else margin
-    alpha = _number(plan.get("alpha"), 0.05) if alpha is None else alpha
+    recorded = (_number(plan.get("margin"), 0.02), _number(plan.get("alpha"), 0.05))
+    margin = recorded[0] if margin is None else margin
+    alpha = recorded[1] if alpha is None else alpha
+    # The margin and alpha are fixed before the run (METHOD §3): any other is post hoc.
+    post_hoc = (margin, alpha) != recorded
     seed = int(_number(plan.get("seed"), 0)) if seed is None else seed
     if not (0 < margin < 1 and 0 < alpha < 0.5):
         raise UsageError(f"{loaded.folder / 'run.json'}: margin {margin:g} or alpha {alpha:g} "
@@ -320,6 +326,7 @@ def summarize(loaded: LoadedRun, margin: float | None = None, alpha: float | Non
         families={name: {"size": n, "alpha": alphas[name]} for name, n in sizes.items()
                   if n and name in alphas},
         primary=primary,
+        post_hoc={"margin": recorded[0], "alpha": recorded[1]} if post_hoc else None,
         budget_s=plan.get("budget_s") if isinstance(plan.get("budget_s"), int | float) else None,
         retake=plan.get("retake") if isinstance(plan.get("retake"), dict) else None,
         facts={"host": run.get("host", {}), "engine": run.get("engine", {})},

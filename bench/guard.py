@@ -3,14 +3,20 @@
 The rule is fixed before the run (recorded in run.json's plan) and reads only independent
 evidence, never the metric's value:
 
-- **foreign CPU time on the measured CPUs**: ``extra.host.noise_fraction``, the busy time
-  of the measured CPUs over the workload's own lifetime minus the CPU time of the
+- **foreign CPU time on the measured CPUs**: ``extra.host.foreign_fraction``, the user
+  time of the measured CPUs over the workload's own lifetime minus the user time of the
   workload's whole process tree or container cgroup (``bench.metrics.host``), as a share
-  of the measured CPUs' capacity. What the variant brings is inside that CPU time or
-  outside the measured CPUs: a container's processes are its cgroup; the engine, its shim
-  and the harness run on the harness's CPUs. Two-role workloads (servers) have no such
-  figure: the kernel's network work for their traffic, an engine's proxy and the client
-  are part of what is measured, so for them only steal counts.
+  of the measured CPUs' capacity: other programs. What the variant brings is inside the
+  workload's CPU time, in kernel time, or outside the measured CPUs: a container's
+  processes are its cgroup; the engine, its shim and the harness run on the harness's
+  CPUs; kernel work the variant causes without being charged for it is never counted as
+  foreign, and neither is what the CPU accounts while the container's own CFS quota holds
+  it off (``throttled_s``: measured here, a 0.8-quota container was throttled 20% of each
+  sample and the CPU counted that 20% as user time outside the cgroup). Samples recorded
+  before this figure existed are judged on ``noise_fraction``, all of the busy time. Two-role
+  workloads (servers) have no such figure: the kernel's network work for their traffic,
+  an engine's proxy and the client are part of what is measured, so for them only steal
+  counts.
 - **hypervisor steal** on the measured CPUs over the same window (``steal_fraction``),
   *beyond the workload's own level*: more than ``steal_threshold`` above the median steal
   of the workload's samples so far in the run (every variant, warmups included). Part of
@@ -76,9 +82,16 @@ class RetakeRule:
         window = host.get("cpu_window_s")
         if not isinstance(window, int | float) or window < self.min_window_s:
             return None
-        foreign = host.get("noise_fraction")
+        figure = "foreign_fraction" if "foreign_fraction" in host else "noise_fraction"
+        foreign = host.get(figure)
+        throttled = (sample.extra.get("metrics") or {}).get("throttled_s")
+        if isinstance(foreign, int | float) and isinstance(throttled, int | float):
+            # While its own CFS quota holds the container off the CPU, what the CPU
+            # accounts meanwhile is the variant's doing (measured: all of it).
+            share = throttled / (window * max(1, len(sample.requested_cpus)))
+            foreign = max(0.0, foreign - share)
         if isinstance(foreign, int | float) and foreign > self.foreign_threshold:
-            return {"reason": "foreign work on the measured CPUs", "figure": "noise_fraction",
+            return {"reason": "foreign work on the measured CPUs", "figure": figure,
                     "value": float(foreign), "threshold": self.foreign_threshold}
         steal = host.get("steal_fraction")
         limit = steal_level + self.steal_threshold

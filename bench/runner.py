@@ -222,16 +222,14 @@ def _stop_reason(plan: Plan, stop_rule: schedule.StopRule | None, step: schedule
     return None
 
 
-def _blocks_left(plan: Plan, budget: _Budget, block_s: dict[str, float],
-                 stopped: dict[str, Any], name: str) -> int | None:
-    """About how many more blocks of workload ``name`` the budget allows, each round
-    taking one block of every workload still measuring (None without a budget)."""
-    if budget.limit is None:
+def _blocks_left(plan: Plan, budget: _Budget, block_s: dict[str, float], name: str
+                 ) -> int | None:
+    """At most how many more blocks of workload ``name`` the budget allows: as if it got
+    all of the time left (None without a budget). The most it could get, so that only
+    a comparison that could not be decided even then is given up."""
+    if budget.limit is None or not block_s.get(name):
         return None
-    active = [w.name for w in plan.workloads if w.name not in stopped]
-    round_s = sum(block_s.get(w, block_s.get(name, 0.0)) for w in active)
-    left_s = max(0.0, budget.limit - budget.spent)
-    return int(left_s / round_s) if round_s > 0 else None
+    return int(max(0.0, budget.limit - budget.spent) / block_s[name])
 
 
 class _Budget:
@@ -471,7 +469,7 @@ def _measure(plan: Plan, store: RunStore, run_doc: dict[str, Any], steps: list[s
                              for w in plan.workloads)
                 reason_text = None if step.warmup else _stop_reason(
                     plan, stop_rule, step,
-                    _blocks_left(plan, budget, block_s, stopped, step.workload.name), others)
+                    _blocks_left(plan, budget, block_s, step.workload.name), others)
                 if reason_text:
                     stopped[step.workload.name] = {"after_blocks": step.block + 1,
                                                    "reason": reason_text}

@@ -36,6 +36,7 @@ VERDICTS = ("equivalent", "overhead", "faster", "inconclusive")
 MIN_RESAMPLES = 2000
 BLOCKS_CAP = 1_000_000
 BIMODALITY_THRESHOLD = 5 / 9  # Sarle's coefficient of a uniform distribution
+MIN_DISTINCT = 3  # fewer distinct paired differences than this give no verdict
 
 _MAD_TO_Z = 0.6745  # Iglewicz & Hoaglin (1993): Phi^-1(0.75), makes MAD consistent for sigma
 _MEANAD_TO_SIGMA = math.sqrt(math.pi / 2)  # E|X - mu| = sigma * sqrt(2 / pi) for normal X
@@ -689,6 +690,10 @@ def _decide(
     ci95 = _hull(boot95, t95)
     ci90 = _hull(boot90, _t_interval(x, alpha_equiv))
     verdict = decide(ci95, ci90, margin)
+    if np.unique(x).size < MIN_DISTINCT:
+        # Identical paired differences (a quantised metric, two blocks) give zero-width
+        # intervals: certainty that the data cannot carry. No verdict from them.
+        verdict = "inconclusive"
     to_decide = None
     if verdict == "inconclusive" and n >= 2:
         to_decide = max(1, blocks_needed(sd, margin, est, alpha=plan_alpha) - n)

@@ -72,7 +72,8 @@ class FakeEnvironment(Environment):
         sample = finish_sample(scripted, self.variant, ctx, raw)
         # The probe did not run: the affinity is the one a real environment would have set.
         host = {"cpu_window_s": 2.0, "measured_cpu_util": 1.0, "steal_fraction": 0.0,
-                "noise_fraction": 0.3 if disturbed else 0.0}
+                "noise_fraction": 0.3 if disturbed else 0.0,
+                "foreign_fraction": 0.3 if disturbed else 0.0}
         return dataclasses.replace(sample, affinity=list(ctx.cpus),
                                    extra={**sample.extra, "host": host})
 

@@ -42,7 +42,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bench import image
+from bench import image, numa
 from bench.environments import roles
 from bench.environments.base import (
     WORKDIR,
@@ -325,6 +325,9 @@ class OciEnvironment(Environment):
             mounts.append({"destination": CONTAINER_DATA_DIR, "type": "none", "source": data,
                            "options": ["rbind", "rw"]})
         resources: dict[str, Any] = {"cpu": {"cpus": format_cpus(cpus)}} if cpus else {}
+        node = numa.binding(cpus) if cpus else None
+        if node is not None:  # several NUMA nodes: memory on the measured CPUs' node
+            resources["cpu"]["mems"] = str(node)
         if cpus and self.quota is not None:
             resources.setdefault("cpu", {}).update(
                 {"period": self.period_us,

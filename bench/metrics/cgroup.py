@@ -470,7 +470,8 @@ class ContainerWatch:
         metrics["collector_cpu_s"] = round(self.cpu_s, 6)
         extra: dict[str, Any] = {
             "metrics": metrics,
-            "host": {**self.window.summary(metrics.get("cpu_total_s")),
+            "host": {**self.window.summary(metrics.get("cpu_total_s"),
+                                           metrics.get("cpu_user_s")),
                      "cpu_window": "workload"},
         }
         if self.config.series:

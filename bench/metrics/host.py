@@ -40,6 +40,7 @@ class CpuTimes:
     busy: float
     idle: float
     steal: float
+    user: float = 0.0  # the user-space part of busy (user + nice)
 
 
 def parse_proc_stat(text: str) -> dict[int, CpuTimes]:
@@ -52,7 +53,8 @@ def parse_proc_stat(text: str) -> dict[int, CpuTimes]:
         user, nice, system, idle, iowait, irq, softirq, steal = (
             [int(f) for f in fields[:8]] + [0] * 8)[:8]
         cpus[int(name[3:])] = CpuTimes((user + nice + system + irq + softirq) / _HZ,
-                                       (idle + iowait) / _HZ, steal / _HZ)
+                                       (idle + iowait) / _HZ, steal / _HZ,
+                                       (user + nice) / _HZ)
     return cpus
 
 
@@ -62,10 +64,17 @@ def read_cpu_times(proc: Path = PROC) -> dict[int, CpuTimes]:
 
 def window_summary(start: Mapping[int, CpuTimes], end: Mapping[int, CpuTimes],
                    window_s: float, measured: tuple[int, ...],
-                   workload_cpu_s: float | None) -> dict[str, float]:
+                   workload_cpu_s: float | None,
+                   workload_user_s: float | None = None) -> dict[str, float]:
     """Utilisation of the measured CPUs vs the others over one window, and the noise: CPU
     time on the measured CPUs not used by the workload (the workload is pinned to them, so
-    all its CPU time falls there)."""
+    all its CPU time falls there).
+
+    ``foreign_fraction`` (with ``workload_user_s``) is the user-space part of that: user
+    time on the measured CPUs beyond the workload's own, i.e. other programs. Kernel time
+    the variant causes without it being charged to the workload (CFS throttling under a
+    quota, softirq for its traffic, a hypervisor's idle polling) is in the noise figure but
+    never in the foreign one, which is what the contamination guard reads."""
     def busy(cpus: list[int]) -> float:
         return sum(end[c].busy - start[c].busy for c in cpus)
 
@@ -85,6 +94,10 @@ def window_summary(start: Mapping[int, CpuTimes], end: Mapping[int, CpuTimes],
         noise = measured_busy - workload_cpu_s
         summary["noise_cpu_s"] = round(noise, 3)
         summary["noise_fraction"] = round(max(noise, 0.0) / capacity, 4)
+    if workload_user_s is not None:
+        foreign = sum(end[c].user - start[c].user for c in mine) - workload_user_s
+        summary["foreign_user_s"] = round(foreign, 3)
+        summary["foreign_fraction"] = round(max(foreign, 0.0) / capacity, 4)
     return summary
 
 
@@ -105,11 +118,12 @@ class CpuWindow:
             self.end = read_cpu_times(self.proc)
             self.t1 = time.monotonic()
 
-    def summary(self, workload_cpu_s: float | None) -> dict[str, float]:
+    def summary(self, workload_cpu_s: float | None,
+                workload_user_s: float | None = None) -> dict[str, float]:
         self.close()
         assert self.end is not None and self.t1 is not None
         return window_summary(self.start, self.end, self.t1 - self.t0, self.measured,
-                              workload_cpu_s)
+                              workload_cpu_s, workload_user_s)
 
 
 def parse_pressure(text: str) -> dict[str, int]:

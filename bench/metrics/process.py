@@ -176,7 +176,8 @@ class ProcessWatch:
         metrics["collector_cpu_s"] = round(self.cpu_s, 6)
         extra: dict[str, Any] = {
             "metrics": metrics,
-            "host": {**self.window.summary(metrics["cpu_total_s"]), "cpu_window": "workload"},
+            "host": {**self.window.summary(metrics["cpu_total_s"], metrics.get("cpu_user_s")),
+                     "cpu_window": "workload"},
         }
         if self.config.series:
             extra["series"] = {"workload": self.series}

@@ -106,9 +106,20 @@ def headline(summary: Summary) -> str:
     parts = [f"{', '.join(names)}: {text}" for text, names in grouped.items()]
     decided = sum(1 for r in compared if r.comparison.decided)  # type: ignore[union-attr]
     tail = f"{decided} of {len(compared)} comparisons decided"
-    if not parts:
-        return tail
-    return f"{primary} vs {summary.baseline}: " + "; ".join(parts) + f" ({tail})"
+    text = f"{primary} vs {summary.baseline}: " + "; ".join(parts) + f" ({tail})" \
+        if parts else tail
+    return post_hoc_label(summary) + text
+
+
+def post_hoc_label(summary: Summary) -> str:
+    """"POST HOC (margin ±5%, alpha 0.05; recorded: ±2%, 0.05): " when re-analysed with
+    another margin or alpha than the run fixed before measuring, else ""."""
+    if summary.post_hoc is None:
+        return ""
+    rec = summary.post_hoc
+    return (f"POST HOC (margin \u00b1{summary.margin * 100:g}%, alpha {summary.alpha:g}; "
+            f"recorded before the run: \u00b1{rec['margin'] * 100:g}%, "
+            f"alpha {rec['alpha']:g}): ")
 
 
 def native_note(summary: Summary) -> str | None:

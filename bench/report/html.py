@@ -25,7 +25,7 @@ from typing import Any
 
 from bench import __version__, stats
 from bench.analysis import Row, Summary
-from bench.report.answer import headline, native_note, pct, retake_note
+from bench.report.answer import STARTUP, headline, native_note, pct, retake_note
 from bench.report.export import (
     baseline_medians,
     correction_text,
@@ -471,14 +471,20 @@ def forest(summary: Summary, lo: float, hi: float) -> str:
                                  10, f' fill="{color}"'))
             out.append("</g>")
             y += row_h
-        gmean = stats.geometric_mean_overhead([r.comparison.overhead for r in rows
-                                               if r.comparison is not None])
+        # Start-up is seconds per container, not a cost per unit of work: never averaged
+        # with steady-state overheads.
+        steady = [r.comparison.overhead for r in rows
+                  if r.comparison is not None and r.category != STARTUP]
+        if not steady:
+            continue
+        gmean = stats.geometric_mean_overhead(steady)
         cy = y + row_h / 2
         gx = x(gmean)
-        out.append(f'<g><title>{_e(f"{variant}: geometric mean over {len(rows)} workload(s)")}'
+        out.append(f'<g><title>{_e(f"{variant}: geometric mean over {len(steady)} workload(s)")}'
                    f' {_e(pct(gmean))}</title>')
-        out.append(_text(20, cy + 4, f"geometric mean ({len(rows)})", "start", 11,
-                         ' font-style="italic" fill="#59636e"'))
+        out.append(_text(20, cy + 4, f"geometric mean ({len(steady)}, start-up excluded)"
+                         if len(steady) < len(rows) else f"geometric mean ({len(steady)})",
+                         "start", 11, ' font-style="italic" fill="#59636e"'))
         out.append(f'<path d="M{_f(gx)} {_f(cy - 6)}L{_f(gx + 6)} {_f(cy)}L{_f(gx)} '
                    f'{_f(cy + 6)}L{_f(gx - 6)} {_f(cy)}Z" fill="#1f2328"/></g>')
         y += row_h

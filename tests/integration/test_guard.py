@@ -76,7 +76,7 @@ def test_a_foreign_hog_is_retaken_and_the_verdict_is_equivalent(tmp_path, client
     loaded = results.load_run(next(tmp_path.iterdir()))
     marked = [s for s in loaded.samples if s.contaminated]
     assert marked, "the hog's bursts must hit some samples"
-    assert all(s.extra["contaminated"]["figure"] in ("noise_fraction", "steal_fraction")
+    assert all(s.extra["contaminated"]["figure"] in ("foreign_fraction", "steal_fraction")
                for s in marked)
     assert {s.extra["contaminated"]["attempt"] for s in marked} >= {1}
     assert loaded.run["retakes"]["used"] >= len([s for s in marked
@@ -87,7 +87,7 @@ def test_a_foreign_hog_is_retaken_and_the_verdict_is_equivalent(tmp_path, client
     assert row.comparison.verdict == "equivalent", row.comparison
     # The clean samples carry no foreign work above the threshold.
     clean = [s for s in loaded.samples if s.usable]
-    assert all(s.extra["host"].get("noise_fraction", 0) <= guard.DEFAULT_FOREIGN_THRESHOLD
+    assert all(s.extra["host"].get("foreign_fraction", 0) <= guard.DEFAULT_FOREIGN_THRESHOLD
                for s in clean)
 
 
@@ -104,7 +104,7 @@ def test_a_hog_inside_the_variants_container_is_its_cost(tmp_path, client, bench
     docker = [s for s in loaded.samples if s.variant == "docker"]
     # The hog is the container's own work: its CPU time is inside the container's cgroup.
     assert not any(s.contaminated for s in docker)
-    assert all(s.extra["host"]["noise_fraction"] <= guard.DEFAULT_FOREIGN_THRESHOLD
+    assert all(s.extra["host"]["foreign_fraction"] <= guard.DEFAULT_FOREIGN_THRESHOLD
                for s in docker)
     summary = analysis.summarize(loaded)
     (row,) = [r for r in summary.rows if r.comparison is not None]

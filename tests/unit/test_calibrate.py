@@ -54,9 +54,15 @@ def test_aa_difference_fails(tmp_path):
     assert not native_aa.passed and native_aa.comparison.verdict == "overhead"
 
 
-def test_noisy_aa_is_inconclusive_not_a_false_claim(tmp_path):
+def test_noisy_aa_that_cannot_resolve_the_margin_fails_with_its_resolution(tmp_path):
     loaded = write_run(tmp_path, {"docker[quota=0.8,period=10]": 1.25}, blocks=6, cv=0.08)
-    checks, _ = calibrate.evaluate(loaded)
+    checks, resolution = calibrate.evaluate(loaded)
     aa = [c for c in checks if c.kind == "A/A"]
-    assert all(c.passed for c in aa)
-    assert any(c.comparison.verdict == "inconclusive" for c in aa)
+    undecided = [c for c in aa if c.comparison.verdict == "inconclusive"]
+    assert undecided and not any(c.passed for c in undecided)
+    assert not calibrate.summary(checks)["aa_equivalent"]
+    assert any("resolves" in line for line in calibrate.format_lines(checks, resolution))
+
+
+def test_no_aa_check_is_not_aa_equivalent():
+    assert calibrate.summary([])["aa_equivalent"] is False

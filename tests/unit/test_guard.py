@@ -15,15 +15,15 @@ def sample(host: dict, *, ok: bool = True, warmup: bool = False) -> Sample:
                   1.0 if ok else None, "ops/s", extra={"host": host})
 
 
-CLEAN = {"cpu_window_s": 2.0, "noise_fraction": 0.01, "steal_fraction": 0.02,
+CLEAN = {"cpu_window_s": 2.0, "foreign_fraction": 0.01, "steal_fraction": 0.02,
          "measured_cpu_util": 0.97}
 
 
 def test_foreign_work_above_the_threshold_is_contamination():
     rule = guard.RetakeRule()
     assert rule.reason(sample(CLEAN)) is None
-    found = rule.reason(sample({**CLEAN, "noise_fraction": 0.2}))
-    assert found == {"reason": "foreign work on the measured CPUs", "figure": "noise_fraction",
+    found = rule.reason(sample({**CLEAN, "foreign_fraction": 0.2}))
+    assert found == {"reason": "foreign work on the measured CPUs", "figure": "foreign_fraction",
                      "value": 0.2, "threshold": guard.DEFAULT_FOREIGN_THRESHOLD}
 
 
@@ -35,7 +35,7 @@ def test_steal_counts_beyond_the_workloads_own_level():
     # fio on a virtual disk: 20-30% steal on every sample is the workload's own.
     assert rule.reason(sample(stolen), steal_level=0.22) is None
     assert rule.reason(sample({**CLEAN, "steal_fraction": 0.4}), steal_level=0.22) is not None
-    server = {k: v for k, v in stolen.items() if k != "noise_fraction"}  # two-role sample
+    server = {k: v for k, v in stolen.items() if k != "foreign_fraction"}  # two-role sample
     assert rule.reason(sample(server))["figure"] == "steal_fraction"
 
 
@@ -49,15 +49,24 @@ def test_steal_level_is_the_median_of_the_workloads_samples():
 
 
 @pytest.mark.parametrize("case", [
-    {"cpu_window_s": 0.3, "noise_fraction": 0.9},  # too short for 10 ms ticks
-    {"noise_fraction": 0.9},  # no window at all
+    {"cpu_window_s": 0.3, "foreign_fraction": 0.9},  # too short for 10 ms ticks
+    {"foreign_fraction": 0.9},  # no window at all
 ])
 def test_what_cannot_be_judged_is_not(case):
+    """Windows too short for /proc/stat's ticks, or none at all."""
     assert guard.RetakeRule().reason(sample(case)) is None
 
 
+def test_older_samples_without_the_foreign_figure_fall_back_to_the_noise_figure():
+    old = {"cpu_window_s": 2.0, "noise_fraction": 0.2, "steal_fraction": 0.0}
+    assert guard.RetakeRule().reason(sample(old))["figure"] == "noise_fraction"
+    # Kernel time the variant causes (throttling) is noise but not foreign.
+    quota = {**old, "foreign_fraction": 0.01}
+    assert guard.RetakeRule().reason(sample(quota)) is None
+
+
 def test_failed_warmup_and_disabled_are_never_judged():
-    dirty = {**CLEAN, "noise_fraction": 0.5}
+    dirty = {**CLEAN, "foreign_fraction": 0.5}
     assert guard.RetakeRule().reason(sample(dirty, ok=False)) is None
     assert guard.RetakeRule().reason(sample(dirty, warmup=True)) is None
     assert guard.RetakeRule(enabled=False).reason(sample(dirty)) is None
@@ -128,3 +137,17 @@ def test_without_the_guard_every_sample_is_used(tmp_path):
     loaded = results.load_run(runner.run(plan, tmp_path, connect=no_engine).folder)
     assert not any(s.contaminated for s in loaded.samples)
     assert loaded.run["retakes"]["used"] == 0
+
+
+def test_time_the_variants_own_quota_held_it_off_is_never_foreign():
+    # Measured: a 0.8-quota container throttled 0.2 s of a 1 s window, and the CPU counted
+    # that 0.2 s as user time outside the cgroup.
+    quota = Sample("r", 0, "cpu.a", "docker[quota=0.8]", "docker", 0, 0, False, "ok", 1.0,
+                   "ops/s", requested_cpus=[1],
+                   extra={"host": {"cpu_window_s": 1.02, "foreign_fraction": 0.197,
+                                   "steal_fraction": 0.0},
+                          "metrics": {"throttled_s": 0.2, "nr_throttled": 81}})
+    assert guard.RetakeRule().reason(quota) is None
+    hogged = Sample(**{**quota.to_dict(), "extra": {**quota.extra, "host": {
+        **quota.extra["host"], "foreign_fraction": 0.45}}})
+    assert guard.RetakeRule().reason(hogged)["figure"] == "foreign_fraction"

@@ -55,6 +55,13 @@ def test_native_children_bind_memory_and_containers_get_cpuset_mems(tmp_path, mo
                             run_id="r")
     assert env._container_options((5,))["cpuset_mems"] == "1"
     assert env._container_options((0, 1))["cpuset_mems"] == "0"
+    bundle = env_oci().config(["true"], "c", (6,))
+    assert bundle["linux"]["resources"]["cpu"] == {"cpus": "6", "mems": "1"}
+
+
+def env_oci():
+    from tests.unit.test_oci import env
+    return env("oci")
 
 
 def test_bind_memory_really_binds_on_this_host():

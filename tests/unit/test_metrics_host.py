@@ -48,8 +48,8 @@ def test_proc_stat_per_cpu_seconds():
     cpus = host.parse_proc_stat("cpu  9 9 9 9 9 9 9 9\n"
                                 "cpu0 100 10 20 500 30 1 2 7 50 0\n"
                                 "cpu1 1 2 3 4\n")
-    assert cpus[0] == host.CpuTimes(133 / HZ, 530 / HZ, 7 / HZ)  # guest is inside user
-    assert cpus[1] == host.CpuTimes(6 / HZ, 4 / HZ, 0.0)
+    assert cpus[0] == host.CpuTimes(133 / HZ, 530 / HZ, 7 / HZ, 110 / HZ)  # guest in user
+    assert cpus[1] == host.CpuTimes(6 / HZ, 4 / HZ, 0.0, 3 / HZ)
 
 
 def test_window_summary_noise_is_busy_time_not_used_by_the_workload():
@@ -66,6 +66,16 @@ def test_window_summary_noise_is_busy_time_not_used_by_the_workload():
         "noise_fraction": round(max(390 / HZ - 3.5, 0) / 4.0, 4),
     }
     assert "noise_cpu_s" not in host.window_summary(start, end, window, (1,), None)
+
+
+def test_foreign_figure_is_user_time_beyond_the_workloads_own():
+    # CPU 1: 100 ticks user, 60 system (a quota's throttling work), the workload 0.8 s user.
+    start = host.parse_proc_stat("cpu1 0 0 0 0 0 0 0 0\n")
+    end = host.parse_proc_stat(f"cpu1 {HZ} 0 {int(0.6 * HZ)} {int(0.4 * HZ)} 0 0 0 0\n")
+    got = host.window_summary(start, end, 2.0, (1,), workload_cpu_s=0.9, workload_user_s=0.8)
+    assert got["foreign_user_s"] == pytest.approx(0.2, abs=0.011)
+    assert got["foreign_fraction"] == pytest.approx(0.1, abs=0.006)
+    assert got["noise_fraction"] == pytest.approx(0.35, abs=0.006)  # throttling work too
 
 
 def test_pressure_and_flat_files():

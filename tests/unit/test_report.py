@@ -412,3 +412,16 @@ def test_the_correction_used_is_named(tmp_path):
 def test_blocks_still_needed_are_counted_in_good_english():
     assert more_blocks(1) == "1 more block"
     assert more_blocks(14) == "14 more blocks"
+
+
+def test_another_margin_or_alpha_is_labelled_post_hoc_everywhere(tmp_path):
+    loaded = results.load_run(make_run(tmp_path))
+    primary = analysis.summarize(loaded)
+    assert primary.post_hoc is None and not headline(primary).startswith("POST HOC")
+    later = analysis.summarize(loaded, margin=0.05)
+    assert later.post_hoc == {"margin": 0.02, "alpha": 0.05}
+    assert headline(later).startswith("POST HOC (margin ±5%, alpha 0.05; recorded before "
+                                      "the run: ±2%, alpha 0.05): ")
+    for text in (html.render(loaded, later), markdown.render(loaded, later)):
+        assert "POST HOC" in text
+    assert "POST HOC" in json.loads(export.summary_json(later, loaded))["headline"]
