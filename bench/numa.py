@@ -18,18 +18,11 @@ import os
 import platform
 from pathlib import Path
 
+from bench import cpulist
+
 NODE_ROOT = Path("/sys/devices/system/node")
 MPOL_BIND = 2
 _SET_MEMPOLICY = {"x86_64": 238, "aarch64": 237}  # asm/unistd.h
-
-
-def parse_list(text: str) -> list[int]:
-    """``0-2,5`` -> ``[0, 1, 2, 5]`` (the kernel's list format)."""
-    out: list[int] = []
-    for part in filter(None, text.strip().split(",")):
-        lo, _, hi = part.partition("-")
-        out.extend(range(int(lo), int(hi or lo) + 1))
-    return out
 
 
 def nodes(root: Path = NODE_ROOT) -> dict[int, list[int]]:
@@ -37,7 +30,7 @@ def nodes(root: Path = NODE_ROOT) -> dict[int, list[int]]:
     found: dict[int, list[int]] = {}
     for path in sorted(root.glob("node[0-9]*")) if root.is_dir() else []:
         try:
-            found[int(path.name[4:])] = parse_list((path / "cpulist").read_text())
+            found[int(path.name[4:])] = cpulist.parse((path / "cpulist").read_text())
         except (OSError, ValueError):
             continue
     return found

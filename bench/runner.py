@@ -260,14 +260,33 @@ class _Budget:
         return self.spent + next_block_s / 2 >= self.limit
 
 
-def _stop_everything(plan: Plan, steps: list[schedule.Step], step: schedule.Step,
-                     stopped: dict[str, Any], budget: _Budget, reporter: Reporter) -> None:
-    """The budget is spent: every workload still measuring stops before its next block."""
+def _resume_paused(queue: list[schedule.Step], paused: dict[str, list[schedule.Step]],
+                   stopped: dict[str, Any], budget: _Budget, reporter: Reporter) -> int:
+    """Every other workload is done and budget is left: the workloads given up for the
+    others measure on, their remaining blocks appended to the queue in schedule order.
+    Returns how many steps were resumed (0: none)."""
+    if not paused or budget.exhausted():
+        return 0
+    resumed = 0
+    for name, rest in paused.items():
+        info = stopped.pop(name)
+        reporter.stage(f"{name}: resumed after block {info['after_blocks']}, the others "
+                       "are done and budget is left")
+        queue.extend(rest)
+        resumed += len(rest)
+    paused.clear()
+    return resumed
+
+
+def _stop_everything(plan: Plan, rest: list[schedule.Step], stopped: dict[str, Any],
+                     budget: _Budget, reporter: Reporter) -> None:
+    """The budget is spent: every workload still measuring stops before its next block
+    (``rest``: the steps not taken)."""
     reason = f"measurement budget of {plan.budget_s:g} s used"
     for workload in plan.workloads:
-        if workload.name in stopped:
+        if workload.name in stopped and not stopped[workload.name].get("paused"):
             continue
-        later = [s for s in steps if s.workload.name == workload.name and s.seq >= step.seq]
+        later = [s for s in rest if s.workload.name == workload.name]
         if not later:
             continue
         stopped[workload.name] = {"after_blocks": later[0].block, "reason": reason,
@@ -410,11 +429,23 @@ def _measure(plan: Plan, store: RunStore, run_doc: dict[str, Any], steps: list[s
         block_s: dict[str, float] = {}  # workload -> seconds of its last block
         block_start: dict[str, float] = {}
         lost_engines = {"docker": client, "podman": podman_client}
-        for step in steps:
+        queue = list(steps)
+        paused: dict[str, list[schedule.Step]] = {}  # given up for the others, for now
+        index = 0
+        while True:
+            if index == len(queue):
+                resumed = _resume_paused(queue, paused, stopped, budget, reporter)
+                if not resumed:
+                    break
+                total += resumed
+            step = queue[index]
+            index += 1
             if step.workload.name in stopped:
+                if stopped[step.workload.name].get("paused"):
+                    paused.setdefault(step.workload.name, []).append(step)
                 continue
             if step.position == 0 and budget.exhausted(block_s.get(step.workload.name, 0.0)):
-                _stop_everything(plan, steps, step, stopped, budget, reporter)
+                _stop_everything(plan, queue[index - 1:], stopped, budget, reporter)
                 store.write_run(run_doc)
                 break
             budget.start()
@@ -471,8 +502,9 @@ def _measure(plan: Plan, store: RunStore, run_doc: dict[str, Any], steps: list[s
                     plan, stop_rule, step,
                     _blocks_left(plan, budget, block_s, step.workload.name), others)
                 if reason_text:
-                    stopped[step.workload.name] = {"after_blocks": step.block + 1,
-                                                   "reason": reason_text}
+                    stopped[step.workload.name] = {
+                        "after_blocks": step.block + 1, "reason": reason_text,
+                        **({"paused": True} if reason_text.startswith("cannot") else {})}
                     left = sum(1 for s in steps if s.workload.name == step.workload.name
                                and s.seq > step.seq)
                     total -= left

@@ -402,14 +402,7 @@ def min_detectable_effect(sd: float, n: int, alpha: float = 0.05, power: float =
     as exp(delta) - 1 (the mirror-image speed-up, exp(-delta) - 1, is detected equally).
     Infinite with fewer than 2 blocks.
     """
-    if n < 2:
-        return math.inf
-    _check_sd(sd)
-    _check_alpha(alpha)
-    _check_power(power)
-    df = n - 1
-    q = -float(special.stdtrit(df, alpha / 2)) + float(special.stdtrit(df, power))
-    return math.expm1(q * sd / math.sqrt(n))
+    return _t_margin(sd, n, alpha, power, alpha / 2, 1 - power)
 
 
 def blocks_needed(
@@ -467,13 +460,19 @@ def resolvable_margin(sd: float, n: int, alpha: float = 0.05, power: float = 0.8
     when the true overhead is 0: ``D = exp((t_{1-alpha, n-1} + t_{1-(1-power)/2, n-1})
     sd / sqrt(n)) - 1`` (TOST at alpha per side; the two misses are symmetric, Chow & Liu
     2008 §3.2). "This host resolves +/-D in this budget". Infinite below 2 blocks."""
+    return _t_margin(sd, n, alpha, power, alpha, (1 - power) / 2)
+
+
+def _t_margin(sd: float, n: int, alpha: float, power: float, tail_test: float,
+              tail_miss: float) -> float:
+    """``exp((t_{1-tail_test} + t_{1-tail_miss}) sd / sqrt(n)) - 1`` with n - 1 df."""
     if n < 2:
         return math.inf
     _check_sd(sd)
     _check_alpha(alpha)
     _check_power(power)
     df = n - 1
-    q = -float(special.stdtrit(df, alpha)) - float(special.stdtrit(df, (1 - power) / 2))
+    q = -float(special.stdtrit(df, tail_test)) - float(special.stdtrit(df, tail_miss))
     return math.expm1(q * sd / math.sqrt(n))
 
 

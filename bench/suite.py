@@ -51,7 +51,7 @@ ADAPTIVE_MAX_BLOCKS = 30
 #: --quick: an adaptive run with a measurement budget (README, "The quick run").
 QUICK_BUDGET_S = 300.0
 QUICK_MIN_BLOCKS = 6
-QUICK_MAX_BLOCKS = 20
+QUICK_MAX_BLOCKS = 30
 DEFAULT_VARIANTS = "native,docker"
 #: ``{data}``: the sample's data directory, chosen by the environment (disk workloads;
 #: ``docker[storage=...]`` decides which filesystem it is on).

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from bench import cpulist
 from bench.errors import UserError
 
 STATE = Path("/var/lib/bench/tune.json")
@@ -50,12 +51,8 @@ def _mask(cpus: set[int]) -> str:
     return format(sum(1 << c for c in cpus), "x")
 
 
-def _parse_list(text: str) -> set[int]:
-    out: set[int] = set()
-    for part in filter(None, text.strip().split(",")):
-        lo, _, hi = part.partition("-")
-        out.update(range(int(lo), int(hi or lo) + 1))
-    return out
+def _cpus(text: str) -> set[int]:
+    return set(cpulist.parse(text))
 
 
 def _write(path: Path, value: str) -> str | None:
@@ -106,9 +103,9 @@ def apply(cpus: tuple[int, ...], proc: Path = Path("/proc"),
     changes: list[Change] = []
     for path in sorted((proc / "irq").glob("[0-9]*/smp_affinity_list")):
         old = path.read_text().strip()
-        if not _parse_list(old) & measured:
+        if not _cpus(old) & measured:
             continue
-        new = _cpu_list(_parse_list(old) - measured or spare)
+        new = _cpu_list(_cpus(old) - measured or spare)
         error = _write(path, new)
         changes.append(Change("irq", f"{path.parent.name} ({_irq_name(proc, path.parent.name)})",
                               old, new, error is None, error))
@@ -170,7 +167,7 @@ def reset(proc: Path = Path("/proc"), state: Path = STATE) -> list[Change]:
             if not alive:
                 continue
             try:
-                os.sched_setaffinity(int(pid), _parse_list(change.old))
+                os.sched_setaffinity(int(pid), _cpus(change.old))
                 error = None
             except OSError as err:
                 error = err.strerror
@@ -191,7 +188,7 @@ def status(cpus: tuple[int, ...], proc: Path = Path("/proc"),
     irqs = []
     for path in sorted((proc / "irq").glob("[0-9]*/effective_affinity_list")):
         try:
-            if _parse_list(path.read_text()) & measured:
+            if _cpus(path.read_text()) & measured:
                 irqs.append(f"{path.parent.name} ({_irq_name(proc, path.parent.name)})")
         except (OSError, ValueError):
             continue

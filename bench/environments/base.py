@@ -16,7 +16,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from bench import parsers
+from bench import cpulist, parsers
 from bench.metrics import SamplingConfig
 from bench.results import Sample
 from bench.suite import Variant, Workload
@@ -47,15 +47,6 @@ _TAIL = 2000
 def wrap(argv: list[str]) -> list[str]:
     """The workload's argv behind the affinity probe."""
     return ["/bin/sh", "-c", PROBE_SCRIPT, "bench-probe", *argv]
-
-
-def parse_cpu_list(text: str) -> list[int]:
-    """``0-2,5`` -> ``[0, 1, 2, 5]`` (the kernel's Cpus_allowed_list format)."""
-    cpus: list[int] = []
-    for part in filter(None, text.strip().split(",")):
-        lo, _, hi = part.partition("-")
-        cpus.extend(range(int(lo), int(hi or lo) + 1))
-    return cpus
 
 
 @dataclass(frozen=True)
@@ -98,9 +89,9 @@ def finish_sample(workload: Workload, variant: Variant, ctx: SampleContext,
     match = _PROBE_LINE.search(stderr)
     seen: dict[str, Any] = {}
     if match:
-        affinity = parse_cpu_list(match.group(1))
+        affinity = cpulist.parse(match.group(1))
         if match.group(2):
-            seen["numa"] = {"mems_allowed": parse_cpu_list(match.group(2)),
+            seen["numa"] = {"mems_allowed": cpulist.parse(match.group(2)),
                             "policy": match.group(3) or "unknown"}
         stderr = stderr[: match.start()] + stderr[match.end():]
     error = raw.error

@@ -22,7 +22,7 @@ import docker.errors
 import docker.types
 import requests
 
-from bench import engine, numa
+from bench import cpulist, engine, numa
 from bench.environments import roles
 from bench.environments.base import (
     WORKDIR,
@@ -33,7 +33,6 @@ from bench.environments.base import (
     cfs_settings,
     finish_sample,
     now,
-    parse_cpu_list,
     wrap,
 )
 from bench.environments.native import (
@@ -415,6 +414,6 @@ def host_cpus() -> list[int]:
     """Every online CPU of the host (not just the harness's own affinity)."""
     try:
         with open("/sys/devices/system/cpu/online") as handle:
-            return parse_cpu_list(handle.read())
+            return cpulist.parse(handle.read())
     except OSError:
         return sorted(os.sched_getaffinity(0))

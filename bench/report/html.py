@@ -25,7 +25,14 @@ from typing import Any
 
 from bench import __version__, stats
 from bench.analysis import Row, Summary
-from bench.report.answer import STARTUP, headline, native_note, pct, retake_note
+from bench.report.answer import (
+    STARTUP,
+    headline,
+    native_note,
+    pct,
+    retake_note,
+    undecided_text,
+)
 from bench.report.export import (
     baseline_medians,
     correction_text,
@@ -35,8 +42,8 @@ from bench.report.export import (
     verdict_counts,
 )
 from bench.report.terminal import (
+    decision_text,
     fallback_banner,
-    more_blocks,
     verdict_text,
     warning_lines,
 )
@@ -449,7 +456,8 @@ def forest(summary: Summary, lo: float, hi: float) -> str:
     out.append(f'<line x1="{_f(x(0))}" x2="{_f(x(0))}" y1="{top}" y2="{bottom}" '
                'stroke="#8c959f"/>')
     out.append(_text(x(0), 14, f"overhead vs {summary.baseline} (shaded: \u00b1{m * 100:g}% "
-                     "margin; thick: 90% CI, thin: 95% CI)", "middle", 11, ' fill="#59636e"'))
+                     "margin; thick: TOST, thin: difference interval, at the adjusted level)",
+                     "middle", 11, ' fill="#59636e"'))
     y = top + 4
     for variant, rows in groups.items():
         y += head_h - 6
@@ -675,10 +683,12 @@ def _badge(verdict: str | None) -> str:
 
 
 def _interval(c: stats.Comparison) -> str:
+    """The plain 95% interval (what "95% CI" means everywhere)."""
     def end(v: float) -> str:
         return f"{v * 100:.1f}" if math.isfinite(v) else ("+inf" if v > 0 else "-inf")
 
-    return f"[{end(c.ci95.lo)}, {end(c.ci95.hi)}]"
+    ci = c.plain95 or c.ci95
+    return f"[{end(ci.lo)}, {end(ci.hi)}]"
 
 
 def _workload_info(loaded: LoadedRun) -> dict[str, dict[str, Any]]:
@@ -700,14 +710,16 @@ def _summary_table(summary: Summary, lo: float, hi: float) -> str:
         attrs = (f' data-workload="{_e(row.workload)}" data-variant="{_e(row.variant)}" '
                  f'data-verdict="{_e(verdict or "")}"')
         if c is not None:
-            attrs += (f' data-overhead="{c.overhead!r}" data-ci-lo="{c.ci95.lo!r}" '
-                      f'data-ci-hi="{c.ci95.hi!r}"')
-            estimate = f'{_e(pct(c.overhead))}<br><span class="sub">{_e(_interval(c))}</span>'
+            plain = c.plain95 or c.ci95
+            attrs += (f' data-overhead="{c.overhead!r}" data-ci-lo="{plain.lo!r}" '
+                      f'data-ci-hi="{plain.hi!r}" data-decision-lo="{c.ci95.lo!r}" '
+                      f'data-decision-hi="{c.ci95.hi!r}"')
+            estimate = (f'{_e(pct(c.overhead))}<br><span class="sub">{_e(_interval(c))}</span>'
+                        f'<br><span class="sub">decided on {_e(decision_text(c))}</span>')
             bar = ci_bar(c, lo, hi)
             if c.verdict == "inconclusive":
-                more = c.blocks_to_decide
-                estimate += (f'<br><span class="sub">~{more_blocks(more)}</span>'
-                             if more else "")
+                estimate += (f'<br><span class="sub">{_e(undecided_text(summary, row))}'
+                             "</span>")
             elif c.verdict == "equivalent" and c.significant:
                 estimate += '<br><span class="sub">significant but small</span>'
         else:
@@ -1027,7 +1039,8 @@ def _ladder(summary: Summary) -> str:
            "and is compared with the rung before it that the workload ran in, paired by "
            "block, with the same statistics as "
            "the summary: the overhead that step adds, with its 95% interval (bar: green band "
-           f"\u00b1{ladder.margin * 100:g}% margin, thick 90%, thin 95% interval). Cumulative: "
+           f"\u00b1{ladder.margin * 100:g}% margin, thick: TOST, thin: difference "
+           "interval, at the family-adjusted level). Cumulative: "
            "vs the workload's first rung. Share of the total: in log space, where steps add "
            f"up. {_e(ladder_correction_text(ladder))} at alpha {ladder.alpha:g}.</p>"]
     if not ladder.workloads:
@@ -1120,7 +1133,8 @@ def render(loaded: LoadedRun, summary: Summary) -> str:
         '<section id="summary"><h2>Summary</h2>',
         f'<p class="sub">Overhead of each variant vs {_e(summary.baseline)}, per unit of work '
         f"(+5% = 5% more time per event; negative = faster), with its 95% interval; bar: "
-        f"green band \u00b1{summary.margin * 100:g}% margin, thick 90%, thin 95% interval. "
+        f"green band \u00b1{summary.margin * 100:g}% margin, thick: TOST, thin: difference "
+        "interval, both at the family-adjusted level the verdict used. "
         f"{_e(correction_text(summary))}.</p>",
         _summary_table(summary, lo, hi), "</section>",
         '<section id="mechanism"><h2>Overhead by mechanism</h2>',

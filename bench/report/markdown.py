@@ -12,9 +12,9 @@ import shlex
 from typing import TYPE_CHECKING, Any
 
 from bench.analysis import Summary
-from bench.report.answer import headline, native_note, pct, retake_note
+from bench.report.answer import headline, native_note, pct, retake_note, undecided_text
 from bench.report.export import baseline_medians, correction_text, ladder_correction_text
-from bench.report.terminal import fallback_banner, more_blocks, warning_lines
+from bench.report.terminal import decision_text, fallback_banner, warning_lines
 from bench.results import LoadedRun
 
 if TYPE_CHECKING:
@@ -73,10 +73,12 @@ def render(loaded: LoadedRun, summary: Summary) -> str:
         if r.is_baseline:
             continue
         c = r.comparison
-        estimate = "-" if c is None else f"{pct(c.overhead)} {interval(c.ci95.lo, c.ci95.hi)}"
-        verdict = "no comparison" if c is None else c.verdict
-        if c is not None and c.verdict == "inconclusive" and c.blocks_to_decide:
-            verdict += f" (~{more_blocks(c.blocks_to_decide)})"
+        plain = None if c is None else (c.plain95 or c.ci95)
+        estimate = "-" if c is None or plain is None else (
+            f"{pct(c.overhead)} {interval(plain.lo, plain.hi)}")
+        verdict = "no comparison" if c is None else f"{c.verdict} ({decision_text(c)})"
+        if c is not None and c.verdict == "inconclusive":
+            verdict += f"; {undecided_text(summary, r)}"
         elif c is not None and c.verdict == "equivalent" and c.significant:
             verdict += " (significant but small)"
         rows.append([cell(r.workload), cell(r.category), cell(f"{r.metric} ({r.unit})"),
@@ -87,8 +89,10 @@ def render(loaded: LoadedRun, summary: Summary) -> str:
                     f"{cell(summary.baseline)} median", "variant median", "blocks",
                     "overhead [95% CI]", "verdict", "warnings"], rows, {4, 5, 6, 7})
     lines += ["", f"Overhead vs {cell(summary.baseline)} per unit of work (+5% = 5% more time "
-              "per event); 95% interval: BCa bootstrap over blocks hulled with the t interval; "
-              f"equivalent when the 90% interval lies within \u00b1{summary.margin * 100:g}% "
+              "per event); 95% interval: BCa bootstrap over blocks hulled with the t interval, "
+              "unadjusted; the verdict's own interval, at its family's adjusted level, in the "
+              f"verdict column; equivalent when that interval lies within "
+              f"\u00b1{summary.margin * 100:g}% "
               f"(TOST); {cell(correction_text(summary))} at alpha "
               f"{summary.alpha:g}; seed {cell(plan.get('seed', '?'))}, "
               f"{cell(plan.get('blocks', '?'))} blocks."]

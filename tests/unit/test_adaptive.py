@@ -90,3 +90,33 @@ def test_durations(text, seconds):
 def test_bad_duration():
     with pytest.raises(UsageError, match="--budget"):
         suite.parse_duration("soon")
+
+
+def test_a_workload_given_up_for_the_others_resumes_when_they_are_done(tmp_path, monkeypatch):
+    # cpu.a needs a few looks to be decided; cpu.b is far too noisy for the budget: it is
+    # given up while cpu.a measures, and resumes once cpu.a is done and budget is left.
+    clock = iter(range(0, 100_000))  # every monotonic() call advances one second
+    monkeypatch.setattr(runner.time, "monotonic", lambda: float(next(clock)))
+    variants = suite.parse_variants(["fake,fake[cv=0.012],fake[cv=0.1]"])
+    plan = suite.make_plan([fake_workload("cpu.a"), fake_workload("cpu.b")], variants, (0,),
+                           blocks=30, warmup=0, seed=11, adaptive=True, min_blocks=5,
+                           budget_s=400.0, matrix={"cpu.a": ("fake", "fake[cv=0.012]"),
+                                                    "cpu.b": ("fake", "fake[cv=0.1]")})
+    events = []
+
+    class Recorder(runner.SilentReporter):
+        def stage(self, message):
+            events.append(message)
+
+        def stopped(self, workload, reason, skipped):
+            events.append(f"{workload}: {reason}")
+
+    outcome = runner.run(plan, tmp_path, connect=no_engine, reporter=Recorder())
+    loaded = results.load_run(outcome.folder)
+    given_up = [e for e in events if e.startswith("cpu.b: cannot be decided")]
+    assert given_up, events
+    assert any(e.startswith("cpu.b: resumed") for e in events), events
+    blocks_a = {s.block for s in loaded.samples if s.workload == "cpu.a"}
+    blocks_b = {s.block for s in loaded.samples if s.workload == "cpu.b"}
+    assert len(blocks_b) > len(blocks_a) > 5  # cpu.b measured on after cpu.a stopped
+    assert loaded.run["stopped"]["cpu.a"]["reason"] == "every comparison decided"

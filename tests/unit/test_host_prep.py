@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import facts, numa, suite, tune
+from bench import cpulist, facts, numa, suite, tune
 from bench.environments import base, roles
 from bench.environments.docker import DockerEnvironment
 from bench.errors import UserError
@@ -81,7 +81,7 @@ def test_the_probe_records_the_memory_nodes_and_policy_the_workload_saw():
     ctx = base.SampleContext("r", 0, 0, 0, False, (0,), True)
     raw = base.RawResult(0, "", done.stderr, 0.1, time.time(), "x")
     sample = base.finish_sample(workload, suite.parse_variant("native"), ctx, raw)
-    assert sample.extra["numa"]["mems_allowed"] == numa.parse_list(
+    assert sample.extra["numa"]["mems_allowed"] == cpulist.parse(
         Path("/sys/devices/system/node/online").read_text())
     assert sample.extra["numa"]["policy"] == "default"
     assert "bench-probe" not in (sample.stderr_tail or "")

@@ -170,9 +170,12 @@ def test_example_html_numbers_match_the_analysis(example):
         assert c is not None
         assert shown["data-verdict"] == c.verdict
         assert float(shown["data-overhead"]) == c.overhead
-        assert (float(shown["data-ci-lo"]), float(shown["data-ci-hi"])) == (c.ci95.lo, c.ci95.hi)
+        plain = c.plain95
+        assert (float(shown["data-ci-lo"]), float(shown["data-ci-hi"])) == (plain.lo, plain.hi)
+        assert (float(shown["data-decision-lo"]),
+                float(shown["data-decision-hi"])) == (c.ci95.lo, c.ci95.hi)
         assert pct(c.overhead) in shown["text"] and c.verdict in shown["text"]
-        assert f"[{c.ci95.lo * 100:.1f}, {c.ci95.hi * 100:.1f}]" in shown["text"]
+        assert f"[{plain.lo * 100:.1f}, {plain.hi * 100:.1f}]" in shown["text"]
 
 
 def test_example_html_has_every_section(example):
@@ -189,7 +192,7 @@ def test_example_html_has_every_section(example):
                      "sha256")]
     assert document.count("differs: results compare different programs") == len(differing)
     assert f"seed {loaded.run['plan']['seed']}" in document
-    assert "bench run --quick --seed 1" in document  # the exact command
+    assert f"bench run --quick --seed {loaded.run['plan']['seed']}" in document  # the command
     assert document.count('<svg class="plot"') >= 1 + 3 * len({r.workload for r in summary.rows})
 
 
