@@ -431,13 +431,16 @@ def _measure(plan: Plan, store: RunStore, run_doc: dict[str, Any], steps: list[s
         lost_engines = {"docker": client, "podman": podman_client}
         queue = list(steps)
         paused: dict[str, list[schedule.Step]] = {}  # given up for the others, for now
+        given_back: set[str] = set()
         index = 0
         while True:
             if index == len(queue):
+                names = set(paused)
                 resumed = _resume_paused(queue, paused, stopped, budget, reporter)
                 if not resumed:
                     break
                 total += resumed
+                given_back |= names  # measured to the end now, never given up again
             step = queue[index]
             index += 1
             if step.workload.name in stopped:
@@ -496,8 +499,9 @@ def _measure(plan: Plan, store: RunStore, run_doc: dict[str, Any], steps: list[s
             if step.position == len(plan.variants_for(step.workload)) - 1:
                 block_s[step.workload.name] = time.monotonic() - block_start.pop(
                     step.workload.name)
-                others = any(w.name not in stopped and w.name != step.workload.name
-                             for w in plan.workloads)
+                others = step.workload.name not in given_back and any(
+                    w.name not in stopped and w.name != step.workload.name
+                    for w in plan.workloads)
                 reason_text = None if step.warmup else _stop_reason(
                     plan, stop_rule, step,
                     _blocks_left(plan, budget, block_s, step.workload.name), others)

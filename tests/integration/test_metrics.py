@@ -207,7 +207,9 @@ def test_a_run_records_metrics_per_sample_and_the_sampler_in_run_json(
     assert outcome.status == "complete"
     loaded = results.load_run(outcome.folder)
     sampler = loaded.run["sampler"]
-    assert sampler["samples"] == 6 and sampler["interval_s"] == metrics.DEFAULT_INTERVAL_S
+    # Six planned samples, plus any the contamination guard re-took.
+    assert sampler["samples"] == len(loaded.samples) >= 6
+    assert sampler["interval_s"] == metrics.DEFAULT_INTERVAL_S
     assert 0 < sampler["cpu_fraction"] <= 0.01
     assert sampler["cpus"] == loaded.run["harness_cpus"] or len(os.sched_getaffinity(0)) == 1
     for sample in loaded.samples:
