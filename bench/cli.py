@@ -451,7 +451,10 @@ def report_command(run_folder, output, fmt, margin, alpha) -> None:
 @click.option("--output", "-o", metavar="FILE", help="Write md or json here ('-': stdout).")
 @click.option("--margin", type=float, help="Margin in percent (default: run A's).")
 @click.option("--alpha", type=float, help="Family-wise error rate (default: run A's).")
-def compare_command(run_a, run_b, allow_different_hosts, fmt, output, margin, alpha) -> None:
+@click.option("--fail-on-regression", is_flag=True,
+              help="Exit with 1 when any change is 'regressed' (to gate a CI job).")
+def compare_command(run_a, run_b, allow_different_hosts, fmt, output, margin, alpha,
+                    fail_on_regression) -> None:
     """Compare two saved runs: before/after an engine, kernel or configuration change."""
     _check_margin_alpha(margin, alpha)
     if output and fmt == "text":
@@ -465,6 +468,7 @@ def compare_command(run_a, run_b, allow_different_hosts, fmt, output, margin, al
         target = _write(text, output or "-")
         if target != "stdout":
             console.print(f"comparison: {escape(target)}")
+        _gate(result, fail_on_regression)
         return
     if result.different_hosts:
         console.print("[bold red]different hosts[/bold red]: compared with "
@@ -478,6 +482,14 @@ def compare_command(run_a, run_b, allow_different_hosts, fmt, output, margin, al
             console.print(f"\n[yellow]{title}:[/yellow]")
             for line in lines:
                 console.print(f"  {escape(line)}")
+    _gate(result, fail_on_regression)
+
+
+def _gate(result: compare.RunComparison, fail_on_regression: bool) -> None:
+    """--fail-on-regression: exit 1 naming what regressed."""
+    found = compare.regressions(result)
+    if fail_on_regression and found:
+        raise UserError(f"{len(found)} regression(s): {'; '.join(found)}")
 
 
 @cli.command("list")

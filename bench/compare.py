@@ -409,6 +409,16 @@ def _counts(changes: Sequence[tuple[ChangeRow, Change]]) -> str:
     return ", ".join(parts) or "none decided"
 
 
+def regressions(result: RunComparison) -> list[str]:
+    """``workload variant: overhead|performance`` for every change judged ``regressed``."""
+    found = []
+    for row in result.rows:
+        for what, change in (("overhead", row.overhead), ("performance", row.performance)):
+            if change is not None and change.verdict == "regressed":
+                found.append(f"{row.workload} {row.variant}: {what}")
+    return found
+
+
 def headline(result: RunComparison) -> str:
     """One sentence: what changed from run A to run B."""
     overhead = [(r, r.overhead) for r in result.rows if r.overhead is not None]

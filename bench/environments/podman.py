@@ -74,19 +74,21 @@ def _libpod_info(client: docker.DockerClient) -> dict[str, Any]:
 
 def engine_facts(client: docker.DockerClient) -> dict[str, Any]:
     """Podman facts that can bias a result (fairness rule 6)."""
-    info = _libpod_info(client)
-    host, store = info.get("host", {}), info.get("store", {})
-    runtime = host.get("ociRuntime", {})
-    security = host.get("security", {})
-    distribution = host.get("distribution", {})
+    info = _libpod_info(client) or {}
+    # Any part may be null: podman reports "ociRuntime": null when its runtime's binary is
+    # gone (seen: crun removed after the service started), and doctor must still answer.
+    host, store = info.get("host") or {}, info.get("store") or {}
+    runtime = host.get("ociRuntime") or {}
+    security = host.get("security") or {}
+    distribution = host.get("distribution") or {}
     compat = client.version()
     return {
         "engine": "podman",
-        "engine_version": info.get("version", {}).get("Version"),
+        "engine_version": (info.get("version") or {}).get("Version"),
         "api_version": compat.get("ApiVersion"),
         "oci_runtime": runtime.get("name"),
         "oci_runtime_version": (runtime.get("version") or "").partition("\n")[0] or None,
-        "conmon_version": host.get("conmon", {}).get("version"),
+        "conmon_version": (host.get("conmon") or {}).get("version"),
         "cgroup_manager": host.get("cgroupManager"),
         "cgroup_version": host.get("cgroupVersion"),
         "network_backend": host.get("networkBackend"),

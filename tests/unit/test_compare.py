@@ -167,3 +167,14 @@ def test_compare_command_refuses_other_hosts_with_exit_2(tmp_path, capsys):
     assert "--allow-different-hosts" in err and err.count("error:") == 1
     assert cli.main(["compare", str(a), str(b), "--allow-different-hosts"]) == 0
     assert "different hosts" in capsys.readouterr().out
+
+
+def test_fail_on_regression_gates_a_ci_job(tmp_path, capsys):
+    same = make_run(tmp_path, variants=("native", "docker"), blocks=20, cv=0.005)
+    assert cli.main(["compare", str(same), str(same), "--fail-on-regression"]) == 0
+    a, b = load_pair(tmp_path, {}, {"effects": {"native": 1.08, "docker": 1.08}})
+    assert cli.main(["compare", str(a.folder), str(b.folder)]) == 0  # reports, no gate
+    assert cli.main(["compare", str(a.folder), str(b.folder), "--fail-on-regression"]) == 1
+    assert "regression(s): cpu.a native: performance" in capsys.readouterr().err
+    assert cli.main(["compare", str(a.folder), str(b.folder), "--format", "json",
+                     "--fail-on-regression"]) == 1

@@ -147,3 +147,20 @@ def test_status_lists_irqs_left_on_the_measured_cpus(tmp_path):
     left = tune.status((1,), proc=proc, state=tmp_path / "none.json")
     assert left == {"tuned": False, "irqs_on_measured_cpus": ["30 (virtio0-config)",
                                                               "36 (virtio1-req.0)"]}
+
+
+def test_podman_facts_survive_null_parts_of_its_info(monkeypatch):
+    """Seen: podman reports "ociRuntime": null once its runtime's binary is removed; doctor
+    crashed on it (issue 17)."""
+    from bench.environments import podman
+
+    monkeypatch.setattr(podman, "_libpod_info", lambda client: {
+        "host": {"ociRuntime": None, "conmon": None, "security": None}, "version": None})
+
+    class Client:
+        def version(self):
+            return {"ApiVersion": "1.41"}
+
+    got = podman.engine_facts(Client())
+    assert got["oci_runtime"] is None and got["engine_version"] is None
+    assert got["api_version"] == "1.41"
