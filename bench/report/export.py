@@ -64,7 +64,9 @@ def _cpus(cpus: list[int] | None) -> str | None:
 #: The tidy table's fixed columns, in order; ``extra.*`` columns follow.
 COLUMNS = tuple(c for f in dataclasses.fields(Sample) if f.name != "extra"
                 for c in ((f.name, "category", "metric", "better") if f.name == "workload"
-                          else (f.name, "is_baseline") if f.name == "variant" else (f.name,)))
+                          else (f.name, "is_baseline") if f.name == "variant"
+                          else (f.name, "contaminated") if f.name == "status"
+                          else (f.name,)))
 
 
 def sample_records(loaded: LoadedRun) -> Iterator[dict[str, Any]]:
@@ -88,6 +90,8 @@ def sample_records(loaded: LoadedRun) -> Iterator[dict[str, Any]]:
                 record["better"] = metric.get("better", "higher")
             elif name == "variant":
                 record["is_baseline"] = sample.variant == baseline
+            elif name == "status":  # left out of the estimates by the guard (bench.guard)
+                record["contaminated"] = sample.contaminated
         record["requested_cpus"] = _cpus(sample.requested_cpus)
         record["affinity"] = _cpus(sample.affinity)
         record.update({f"extra.{k}": v for k, v in flatten(sample.extra).items()})
@@ -113,7 +117,8 @@ def load(run: str | Path) -> pd.DataFrame:
     """A saved run as a pandas DataFrame, one row per sample (see :func:`samples_frame`).
 
     >>> df = bench.load("results/example")
-    >>> df[~df.warmup & (df.status == "ok")].groupby(["workload", "variant"]).value.median()
+    >>> used = df[~df.warmup & (df.status == "ok") & ~df.contaminated]
+    >>> used.groupby(["workload", "variant"]).value.median()
     """
     return samples_frame(load_run(Path(run)))
 

@@ -222,9 +222,11 @@ def test_bench_load_returns_one_row_per_sample(example):
     frame = bench.load(EXAMPLE)
     assert isinstance(frame, pd.DataFrame) and len(frame) == len(loaded.samples)
     for column in ("workload", "variant", "block", "warmup", "status", "value", "unit",
-                   "category", "metric", "better", "is_baseline", "affinity", "wall_s"):
+                   "category", "metric", "better", "is_baseline", "affinity", "wall_s",
+                   "contaminated"):
         assert column in frame.columns
-    measured = frame[~frame.warmup & (frame.status == "ok")]
+    assert frame.contaminated.any()  # the example's guard re-took samples
+    measured = frame[~frame.warmup & (frame.status == "ok") & ~frame.contaminated]
     medians = measured.groupby(["workload", "variant"]).value.median()
     for row in summary.rows:
         assert medians[(row.workload, row.variant)] == pytest.approx(row.median)
