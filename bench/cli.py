@@ -40,7 +40,7 @@ from bench import (
 )
 from bench.errors import UsageError, UserError
 from bench.metrics import SamplingConfig
-from bench.report import answer, export, html, markdown, terminal
+from bench.report import answer, export, formats, html, markdown, terminal
 
 
 def _console(stderr: bool = False) -> Console:
@@ -424,7 +424,7 @@ def _write(text: str, target: str) -> str:
 @click.option("--output", "-o", metavar="FILE",
               help="Where to write ('-': stdout). Default: report.html, report.md, samples.csv "
                    "or summary.json in the run folder.")
-@click.option("--format", "fmt", type=click.Choice(export.FORMATS), default="html",
+@click.option("--format", "fmt", type=click.Choice(formats.FORMATS), default="html",
               show_default=True, help="html: self-contained report; md: for pull requests and "
                                       "wikis; csv: one row per sample; json: the summary.")
 @click.option("--margin", type=float, help="Equivalence margin in percent (default: the run's).")
@@ -435,7 +435,7 @@ def report_command(run_folder, output, fmt, margin, alpha) -> None:
     loaded = results.load_run(Path(run_folder))
     summary = analysis.summarize(loaded, margin=None if margin is None else margin / 100,
                                  alpha=alpha)
-    target = _write(export.render(fmt, loaded, summary),
+    target = _write(formats.render(fmt, loaded, summary),
                     output or str(Path(run_folder) / export.DEFAULT_NAMES[fmt]))
     if target != "stdout":
         console.print(f"report: {escape(target)}")

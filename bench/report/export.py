@@ -1,5 +1,5 @@
-"""Exports of a run: a tidy samples table (pandas, CSV), a JSON summary, and the dispatcher
-that picks a formatter by name.
+"""Exports of a run: a tidy samples table (pandas, CSV) and a JSON summary (the dispatcher
+that picks a formatter by name is ``bench.report.formats``).
 
 Formatters return data (``str``); callers write it (STYLE.md). The DataFrame has one row per
 sample, every Sample field as a column, CPU lists as ``"1,2"`` strings, the workload's
@@ -14,7 +14,7 @@ import dataclasses
 import io
 import json
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 
     from bench.compare import RunComparison
 
-FORMATS = ("html", "md", "csv", "json")
 #: Where ``bench report RUN --format F`` writes inside the run folder when no -o is given.
 DEFAULT_NAMES = {"html": "report.html", "md": "report.md", "csv": "samples.csv",
                  "json": "summary.json"}
@@ -231,19 +230,6 @@ def summary_dict(summary: Summary, loaded: LoadedRun) -> dict[str, Any]:
 
 def summary_json(summary: Summary, loaded: LoadedRun) -> str:
     return json.dumps(summary_dict(summary, loaded), indent=2, allow_nan=False) + "\n"
-
-
-def render(fmt: str, loaded: LoadedRun, summary: Summary) -> str:
-    """The run in one of :data:`FORMATS`."""
-    from bench.report import html, markdown
-
-    formatters: dict[str, Callable[[], str]] = {
-        "html": lambda: html.render(loaded, summary),
-        "md": lambda: markdown.render(loaded, summary),
-        "csv": lambda: samples_csv(loaded),
-        "json": lambda: summary_json(summary, loaded),
-    }
-    return formatters[fmt]()
 
 
 def compare_dict(result: RunComparison) -> dict[str, Any]:

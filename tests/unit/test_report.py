@@ -25,7 +25,7 @@ import pytest
 
 import bench
 from bench import analysis, cli, results
-from bench.report import export, html, markdown
+from bench.report import export, formats, html, markdown
 from bench.report.answer import headline, pct
 from bench.report.terminal import more_blocks
 from bench.results import RunStore, Sample
@@ -133,7 +133,7 @@ def summary_rows(document: str) -> list[dict[str, str]]:
 def render_all(folder: Path) -> tuple[results.LoadedRun, analysis.Summary, dict[str, str]]:
     loaded = results.load_run(folder)
     summary = analysis.summarize(loaded)
-    return loaded, summary, {f: export.render(f, loaded, summary) for f in export.FORMATS}
+    return loaded, summary, {f: formats.render(f, loaded, summary) for f in formats.FORMATS}
 
 
 # ----------------------------------------------------------------------------- golden
