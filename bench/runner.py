@@ -8,19 +8,16 @@ harness moves itself off them when the host has spare CPUs), interleaved order (
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
-import signal
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from bench import engine, environments, facts, image, metrics, schedule, suite
+from bench import engine, environments, facts, image, metrics, schedule, signals, suite
 from bench.diagnostics import Diagnostic
 from bench.environments.base import SampleContext
 from bench.errors import UsageError, UserError
@@ -104,49 +101,6 @@ class Interrupted(KeyboardInterrupt):
     def __init__(self, outcome: RunOutcome) -> None:
         super().__init__()
         self.outcome = outcome
-
-
-@contextlib.contextmanager
-def _shielded() -> Iterator[None]:
-    """Ignore Ctrl-C and SIGTERM while cleaning up, so cleanup always finishes."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT,
-                                                                    signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
-@contextlib.contextmanager
-def _signals_deferred() -> Iterator[None]:
-    """Hold Ctrl-C and SIGTERM over statements that must happen together (a sample
-    written and counted); one that arrives meanwhile is delivered right after, not lost.
-    A signal already pending when the handlers are swapped (signal.signal runs it) may
-    raise while they are: every handler swapped so far is put back all the same."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    caught: list[int] = []
-    previous: dict[int, Any] = {}
-    try:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            previous[sig] = signal.signal(sig, lambda number, _frame: caught.append(number))
-        yield
-    finally:
-        raised: BaseException | None = None
-        for sig, handler in previous.items():
-            try:
-                signal.signal(sig, handler)
-            except BaseException as err:  # delivered to a handler already put back
-                raised = raised or err
-        if raised is not None:
-            raise raised
-        if caught:
-            signal.raise_signal(caught[0])
 
 
 def run(plan: Plan, results_dir: Path, *, reporter: Reporter | None = None,
@@ -464,7 +418,7 @@ def _measure(plan: Plan, store: RunStore, run_doc: dict[str, Any], steps: list[s
                     # Recorded as failed with its reason; --resume takes it again.
                     sample = dataclasses.replace(
                         sample, extra={**sample.extra, "retry_on_resume": True})
-                    with _signals_deferred():
+                    with signals.deferred():
                         store.append(sample)
                         failed += 1
                     which, script = (("Docker engine", "engine-up.sh") if step.variant.env
@@ -481,7 +435,7 @@ def _measure(plan: Plan, store: RunStore, run_doc: dict[str, Any], steps: list[s
                     sample = dataclasses.replace(sample, extra={
                         **sample.extra, "contaminated": {**reason, "attempt": attempt,
                                                          "retaken": retake}})
-                with _signals_deferred():  # run.json's count must match samples.jsonl
+                with signals.deferred():  # run.json's count must match samples.jsonl
                     store.append(sample)
                     taken += 1
                     failed += not sample.ok
@@ -520,7 +474,7 @@ def _measure(plan: Plan, store: RunStore, run_doc: dict[str, Any], steps: list[s
         raise Interrupted(RunOutcome(store.folder, store.run_id, status, taken, failed,
                                      warnings)) from None
     finally:
-        with _shielded():
+        with signals.shielded():
             for env in envs.values():
                 try:
                     env.teardown()

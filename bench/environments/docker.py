@@ -22,7 +22,7 @@ import docker.errors
 import docker.types
 import requests
 
-from bench import cpulist, engine, numa
+from bench import cpulist, engine, numa, signals
 from bench.environments import roles
 from bench.environments.base import (
     WORKDIR,
@@ -129,17 +129,20 @@ class DockerEnvironment(Environment):
         else:  # container: reached on the run's own network
             values = {"port": str(role.port), "bind": "0.0.0.0"}
         argv = wrap(workload.argv(len(ctx.cpus), ctx.quick, command=role.command, **values))
-        container = self.client.containers.create(
-            workload.image or self.image, command=argv,
-            name=f"bench-{ctx.run_id}-{ctx.seq}-server",
-            detach=True, **options)
-        started_at, start = now()
+        container = None
         try:
+            with signals.deferred():  # a Ctrl-C waits for the handle: removed below
+                container = self.client.containers.create(
+                    workload.image or self.image, command=argv,
+                    name=f"bench-{ctx.run_id}-{ctx.seq}-server",
+                    detach=True, **options)
+            started_at, start = now()
             container.start()
             container.reload()
         except BaseException:
-            with contextlib.suppress(*ENGINE_ERRORS):
-                container.remove(force=True)
+            if container is not None:
+                with contextlib.suppress(*ENGINE_ERRORS):
+                    container.remove(force=True)
             raise
         host, port, ready_at = "127.0.0.1", host_port, None
         if self.net == "container":
@@ -275,10 +278,14 @@ class DockerEnvironment(Environment):
         started_at, start = now()
         container = watch = None
         try:
-            container = self.client.containers.create(
-                image or self.image, command=argv, name=name, detach=True,
-                **self._container_options(cpus, read_only, data),
-            )
+            # A Ctrl-C during the create call left a container the engine finished making
+            # after the leftovers sweep (the clean-clone CI failure): hold it until the
+            # handle exists, so the finally below always removes it.
+            with signals.deferred():
+                container = self.client.containers.create(
+                    image or self.image, command=argv, name=name, detach=True,
+                    **self._container_options(cpus, read_only, data),
+                )
             container.start()
             if sampling is not None:
                 container.reload()  # the init PID leads to the cgroup

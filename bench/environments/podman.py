@@ -24,7 +24,7 @@ from typing import Any
 import docker
 import docker.errors
 
-from bench import engine, image
+from bench import engine, image, signals
 from bench.environments.docker import ENGINE_ERRORS, DockerEnvironment
 from bench.errors import UserError
 from bench.suite import Workload
@@ -161,13 +161,16 @@ class PodmanEnvironment(DockerEnvironment):
         """What podman adds to this variant's containers on its own (its defaults differ
         from Docker's: a pids limit, no ulimits with bench.conf, a smaller /dev/shm), read
         from a created, never started, container."""
-        container = self.client.containers.create(
-            self.image, command=["true"], name=f"bench-{self.run_id}-defaults-"
-            f"{self.network_name.rsplit('-', 1)[-1]}", **self._container_options(()))
+        container = None
         try:
+            with signals.deferred():  # a Ctrl-C waits for the handle: removed below
+                container = self.client.containers.create(
+                    self.image, command=["true"], name=f"bench-{self.run_id}-defaults-"
+                    f"{self.network_name.rsplit('-', 1)[-1]}", **self._container_options(()))
             config = container.attrs.get("HostConfig", {})
             return {"pids_limit": config.get("PidsLimit"), "ulimits": config.get("Ulimits"),
                     "shm_size_bytes": config.get("ShmSize")}
         finally:
-            with contextlib.suppress(*ENGINE_ERRORS):
-                container.remove(force=True)
+            if container is not None:
+                with contextlib.suppress(*ENGINE_ERRORS):
+                    container.remove(force=True)

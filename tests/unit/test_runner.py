@@ -8,6 +8,7 @@ import signal
 import pytest
 
 from bench import results, runner, suite
+from bench.environments.docker import DockerEnvironment
 from tests.conftest import fake_workload
 
 
@@ -139,3 +140,29 @@ def test_a_run_without_an_image_still_installs_the_workloads_packages(tmp_path, 
                  dataclasses.replace(fake_workload("memory.b"), packages=("hpcc", "sysbench"))]
     runner.run(plan(workloads=workloads, blocks=2), tmp_path, connect=no_engine)
     assert installed == [["hpcc", "sysbench"]]
+
+
+def test_a_ctrl_c_during_a_container_create_still_removes_the_container():
+    """The clean-clone CI failure: SIGINT arrived while the create call was in flight, the
+    engine finished making the container after the leftovers sweep, and it stayed."""
+
+
+    removed = []
+
+    class Container:
+        def remove(self, force=False):
+            removed.append(force)
+
+    class Containers:
+        def create(self, *args, **kwargs):
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C while the engine answers
+            return Container()
+
+    class Client:
+        containers = Containers()
+
+    env = DockerEnvironment(suite.parse_variant("docker"), client=Client(), image="x",
+                            run_id="r")
+    with pytest.raises(KeyboardInterrupt):
+        env._run(["true"], (0,), 10, "bench-r-0")
+    assert removed == [True]
