@@ -272,7 +272,7 @@ def summarize(loaded: LoadedRun, margin: float | None = None, alpha: float | Non
     primary = families.primary_variant(variants, baseline,
                                        fallback["mapping"] if fallback else None)
     for index, _ in pending:
-        rows[index]["family"] = "primary" if rows[index]["variant"] == primary else "mechanisms"
+        rows[index]["family"] = families.family_of(rows[index]["variant"], primary)
     sizes = {name: sum(1 for i, _ in pending if rows[i]["family"] == name)
              for name in ("primary", "mechanisms")}
     design = None

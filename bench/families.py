@@ -85,6 +85,11 @@ def decide(items: Sequence[tuple[ArrayLike, ArrayLike, str]], alpha: float, marg
     return out
 
 
+def family_of(variant: str, primary: str | None) -> str:
+    """A variant-vs-baseline comparison's family: ``primary`` or ``mechanisms``."""
+    return "primary" if variant == primary else "mechanisms"
+
+
 def primary_variant(variants: Sequence[str], baseline: str,
                     stand_ins: Mapping[str, str] | None = None) -> str | None:
     """The variant whose comparison with the baseline is each workload's primary question:

@@ -10,9 +10,3 @@ def paired_blocks(a: Mapping[int, float], b: Mapping[int, float]) -> list[int]:
     """Blocks present on both sides, in block order."""
     return sorted(set(a) & set(b))
 
-
-def paired_values(a: Mapping[int, float], b: Mapping[int, float]
-                  ) -> tuple[list[float], list[float]]:
-    """The two sides' values over their paired blocks, in block order."""
-    blocks = paired_blocks(a, b)
-    return [a[k] for k in blocks], [b[k] for k in blocks]

@@ -62,7 +62,7 @@ def family_sizes(plan: Plan) -> dict[str, int]:
         ids = [v.id for v in plan.variants_for(workload)]
         for vid in ids:
             if vid != baseline.id:
-                sizes["primary" if vid == primary else "mechanisms"] += 1
+                sizes[families.family_of(vid, primary)] += 1
         if plan.ladder:
             sizes["ladder"] += max(0, sum(1 for r in plan.ladder if r in ids) - 1)
     return sizes
@@ -95,7 +95,7 @@ class StopRule:
             self.values[(sample.workload, sample.variant)][sample.block] = float(sample.value)
 
     def comparison_alpha(self, variant: Variant) -> float:
-        return self.share["primary" if variant.id == self.primary else "mechanisms"]
+        return self.share[families.family_of(variant.id, self.primary)]
 
     def decided(self, workload: Workload) -> bool:
         """Every comparison of ``workload`` is decided at its latest look."""

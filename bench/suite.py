@@ -680,11 +680,6 @@ class Plan:
                     variants[0])
 
     @property
-    def comparisons(self) -> int:
-        """Number of comparisons (the family for multiplicity correction)."""
-        return sum(len(self.variants_for(w)) - 1 for w in self.workloads)
-
-    @property
     def baseline(self) -> Variant:
         """``native`` when present, else the first variant."""
         for variant in self.variants:

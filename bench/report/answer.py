@@ -139,8 +139,8 @@ def retake_note(summary: Summary) -> str | None:
     if rule is None or not rule.get("enabled"):
         return "contamination guard off: every sample is used" if rule else None
     text = (f"contamination guard: {taken} sample(s) re-taken (foreign work > "
-            f"{rule.get('foreign_threshold', 0):.0%} of the measured CPUs or steal > "
-            f"{rule.get('steal_threshold', 0):.0%})")
+            f"{rule.get('foreign_threshold', 0):.0%} of the measured CPUs, or steal more "
+            f"than {rule.get('steal_threshold', 0) * 100:g} points beyond the workload's own)")
     return text + (f", {dropped} block(s) dropped" if dropped else "")
 
 
