@@ -7,7 +7,6 @@ and printed as ``error: ...`` with exit code 2 for usage errors and 1 for failur
 from __future__ import annotations
 
 import secrets
-import shutil
 import signal
 import sys
 from pathlib import Path
@@ -38,6 +37,7 @@ from bench import (
     suite,
     tune,
 )
+from bench.environments import registry
 from bench.errors import UsageError, UserError
 from bench.metrics import SamplingConfig
 from bench.report import answer, export, formats, html, markdown, terminal
@@ -511,9 +511,11 @@ def list_command(workload_dirs) -> None:
     console.print(table)
     console.print(f"without --variants, each workload runs in its default variants "
                   f"({DEFAULT_VARIANTS} when it names none); variant settings:")
-    for env, axes in suite.ENVIRONMENT_AXES.items():
-        if env == "fake":
+    for env in registry.names():
+        kind = registry.kind_class(env)
+        if not kind.listed:
             continue
+        axes = kind.options
         detail = "; ".join(f"{k}={'|'.join(v)}" for k, v in axes.items()) or "no settings"
         console.print(f"  {env}: {escape(detail)}")
     console.print("variant sets: ladder = " + escape(" -> ".join(suite.VARIANT_SETS["ladder"])))
@@ -554,54 +556,14 @@ def tune_command(cpus, reset) -> None:
 @click.option("--images", is_flag=True, help="Also remove benchmark images (and cached root "
                                             "filesystems) of older recipes.")
 def clean_command(run_id, images) -> None:
-    """Remove containers, networks and volumes the project left behind: Docker's, podman's
-    (when its service answers), and the oci environment's runc containers, network
-    namespaces and cgroups."""
-    from bench.environments import oci, podman
-
-    left = oci.leftovers(run_id)
-    removed = oci.remove_leftovers(run_id)
-    for kind, names in left.items():
-        for name in names:
-            what = {"containers": "runc container", "netns": "network namespace",
-                    "cgroups": "cgroup"}[kind]
-            console.print(f"removed {what} {escape(name)}")
-    try:
-        podman_client = podman.connect(timeout=10)
-    except UserError:
-        podman_client = None  # no podman service: nothing of ours can be in it
-    if podman_client is not None:
-        left = engine.leftovers(podman_client, run_id)
-        removed += engine.remove_leftovers(podman_client, run_id)
-        for kind, names in left.items():
-            for name in names:
-                console.print(f"removed podman {kind[:-1]} {escape(name)}")
-    try:
-        client = engine.connect(timeout=10)
-    except UserError as err:
-        console.print(f"{escape(str(err).split(';')[0])}: only oci leftovers were looked for")
-        console.print(f"{removed} object(s) removed" if removed else "nothing to remove")
-        return
-    left = engine.leftovers(client, run_id)
-    removed += engine.remove_leftovers(client, run_id)
-    for kind, names in left.items():
-        for name in names:
-            console.print(f"removed {kind[:-1]} {escape(name)}")
-    if images:
-        packages = suite.image_packages()
-        try:
-            recipe = image.recipe_for(packages)
-        except UserError:
-            recipe = None
-        for tag in engine.stale_images(client, recipe.tag if recipe else None):
-            client.images.remove(tag)
-            console.print(f"removed image {escape(tag)}")
-            removed += 1
-        for path in image.stale_rootfs(recipe):
-            shutil.rmtree(path, ignore_errors=True)
-            console.print(f"removed root filesystem {escape(str(path))}")
-            removed += 1
-    console.print(f"{removed} object(s) removed" if removed else "nothing to remove")
+    """Remove what the project left behind in every environment: containers, networks,
+    volumes, network namespaces, cgroups (where an environment's service answers)."""
+    removed, notes = registry.clean(run_id, images)
+    for line in removed:
+        console.print(escape(line))
+    for note in notes:
+        console.print(escape(note))
+    console.print(f"{len(removed)} object(s) removed" if removed else "nothing to remove")
 
 
 @cli.group("image")

@@ -17,9 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from bench import engine, environments, facts, image, metrics, schedule, signals, suite
+from bench import facts, metrics, schedule, signals, suite
 from bench.diagnostics import Diagnostic
-from bench.environments.base import SampleContext
+from bench.environments import registry
+from bench.environments.base import Environment, RunSetup, SampleContext
+from bench.environments.kind import EnvironmentKind
 from bench.errors import UsageError, UserError
 from bench.guard import StealLevels
 from bench.results import RunStore, Sample, load_run
@@ -104,12 +106,14 @@ class Interrupted(KeyboardInterrupt):
 
 
 def run(plan: Plan, results_dir: Path, *, reporter: Reporter | None = None,
-        command: list[str] | None = None, connect: Callable[[], Any] = engine.connect,
+        command: list[str] | None = None, connect: Callable[[], Any] | None = None,
         run_id: str | None = None, replay_of: str | None = None,
         sampling: metrics.SamplingConfig | None = None,
         fallback: dict[str, Any] | None = None) -> RunOutcome:
     """Measure ``plan``; every sample reaches ``results_dir/<run-id>/`` as it is taken.
-    ``fallback``: why the docker variants were replaced by oci ones (bench.fallback)."""
+    ``connect``: how the default engine is reached (None: its own way; tests pass one that
+    refuses); ``fallback``: why variants were moved to a daemonless environment
+    (bench.fallback)."""
     reporter = reporter or SilentReporter()
     store = RunStore.create(results_dir, run_id)
     reporter.stage(f"run {store.run_id} -> {store.folder}")
@@ -132,7 +136,7 @@ def run(plan: Plan, results_dir: Path, *, reporter: Reporter | None = None,
 
 def resume(folder: Path, *, reporter: Reporter | None = None,
            command: list[str] | None = None,
-           connect: Callable[[], Any] = engine.connect) -> RunOutcome:
+           connect: Callable[[], Any] | None = None) -> RunOutcome:
     """Continue an interrupted or failed run in its own folder: same plan, same seed, the
     samples it lacks, appended to the same samples.jsonl."""
     reporter = reporter or SilentReporter()
@@ -248,107 +252,59 @@ def _stop_everything(plan: Plan, rest: list[schedule.Step], stopped: dict[str, A
         reporter.stopped(workload.name, reason, len(later))
 
 
-def _build_user_images(plan: Plan, client: Any, base: str, run_doc: dict[str, Any],
-                       reporter: Reporter) -> dict[str, suite.Workload]:
-    """Workloads with a ``dockerfile``, with ``image`` set to the image built for them
-    FROM the benchmark image; the tags go into run.json (``user_images``)."""
-    built: dict[str, suite.Workload] = {}
-    for workload in plan.workloads:
-        if not workload.dockerfile:
-            continue
-        if any(v.env == "podman" for v in plan.variants_for(workload)):
-            raise UsageError(f"{workload.source}: key 'dockerfile': podman variants need the "
-                             "image in podman's store; build it there and give 'image' instead")
-        reporter.stage(f"image of {workload.name} from {workload.dockerfile}")
-        tag = image.build_user_image(client, Path(workload.dockerfile), base, reporter.stage)
-        built[workload.name] = dataclasses.replace(workload, image=tag)
-        run_doc.setdefault("user_images", {})[workload.name] = {
-            "dockerfile": workload.dockerfile, "tag": tag, "from": base}
-    return built
+def _open_environments(plan: Plan, run_id: str, run_doc: dict[str, Any], reporter: Reporter,
+                       connect: Callable[[], Any] | None,
+                       envs: dict[str, Environment]
+                       ) -> tuple[dict[str, EnvironmentKind], dict[str, suite.Workload]]:
+    """Each kind of environment the plan names set up in turn (those that make the image
+    first), then one environment per variant (into ``envs``, so that whatever was made is
+    torn down), prepared for its workloads. Returns the kinds by name and the workloads as
+    they will run (with the image built for any that brings its own recipe)."""
+    kinds = registry.kinds({v.env for v in plan.variants})
+    for kind in kinds:
+        kind.check(plan)
+    setup = RunSetup(plan, run_id, run_doc, reporter.stage, connect,
+                     warnings=run_doc["warnings"])
+    for kind in kinds:
+        kind.open(setup)
+    setup.ensure_workload_packages()
+    by_name = {kind.name: kind for kind in kinds}
+    for variant in plan.variants:
+        envs[variant.id] = by_name[variant.env].create(variant, setup)
+    workloads = [setup.workloads[w.name] for w in plan.workloads]
+    for vid, env in envs.items():
+        env.prepare([w for w in workloads if vid in {v.id for v in plan.variants_for(w)}])
+    return by_name, setup.workloads
 
 
-def _engine_answers(client: Any) -> bool:
-    try:
-        client.ping()
-    except Exception:  # any failure to answer means the engine is gone
-        return False
-    return True
+def _hash_binaries(plan: Plan, envs: dict[str, Environment],
+                   workloads: list[suite.Workload]) -> dict[str, dict[str, dict[str, str]]]:
+    """Same bits: each workload binary's sha256 as each kind of environment sees it (the
+    same for every variant of a kind), and in the images workloads bring of their own."""
+    binaries = sorted({b for w in plan.workloads for b in w.binaries})
+    hashes: dict[str, dict[str, dict[str, str]]] = {}
+    for variant in plan.variants:
+        env = envs[variant.id]
+        if variant.env not in hashes:
+            hashes[variant.env] = env.binary_hashes(binaries)
+        hashes.update(env.own_image_hashes(workloads, set(hashes)))
+    return hashes
 
 
 def _measure(plan: Plan, store: RunStore, run_doc: dict[str, Any], steps: list[schedule.Step],
-             reporter: Reporter, connect: Callable[[], Any], taken: int = 0,
+             reporter: Reporter, connect: Callable[[], Any] | None, taken: int = 0,
              failed: int = 0, sampling: metrics.SamplingConfig | None = None) -> RunOutcome:
     """Prepare environments, take ``steps``, always tear down and record how it ended."""
-    envs: dict[str, environments.Environment] = {}
+    envs: dict[str, Environment] = {}
     old_affinity = os.sched_getaffinity(0)
     status = "failed"
     warnings: list[str] = run_doc.setdefault("warnings", [])
-    client = None
     try:
-        image_tag = recipe = None
-        resolved: dict[str, suite.Workload] = {}  # workloads with the image built for them
-        if any(v.env == "docker" for v in plan.variants):
-            reporter.stage("connecting to the Docker engine")
-            client = connect()
-            run_doc["engine"] = engine.engine_facts(client)
-            # A resumed run may find containers of its own from before an engine restart.
-            engine.remove_leftovers(client, store.run_id)
-            packages = suite.image_packages(plan.workloads)
-            recipe, built = image.ensure_image(client, packages, progress=reporter.stage)
-            image_tag = recipe.tag
-            reporter.stage(f"image {image_tag} {'built' if built else 'present (cached)'}")
-            if run_doc.get("image", {}).get("tag", image_tag) != image_tag:
-                warnings.append(f"image changed on resume: {run_doc['image']['tag']} -> "
-                                f"{image_tag}")
-            run_doc["image"] = recipe.to_dict()
-            resolved = _build_user_images(plan, client, image_tag, run_doc, reporter)
-            steps = [dataclasses.replace(s, workload=resolved.get(s.workload.name, s.workload))
-                     for s in steps]
-        workloads = [resolved.get(w.name, w) for w in plan.workloads]
-        if recipe is None:  # native only: the workloads' own packages, as for an image
-            image.ensure_host_packages(sorted({p for w in plan.workloads for p in w.packages}),
-                                       reporter.stage)
-        podman_client = podman_tag = None
-        if any(v.env in ("oci", "podman") for v in plan.variants):
-            if recipe is None:
-                packages = suite.image_packages(plan.workloads)
-                image.ensure_host_packages(packages, reporter.stage)
-                recipe = image.recipe_for(packages)
-                run_doc["image"] = recipe.to_dict()
-            if any(v.env == "oci" for v in plan.variants):
-                reporter.stage("root filesystem of the image for the oci variants")
-                root = image.ensure_rootfs(recipe, client, progress=reporter.stage)
-                run_doc["oci"] = {"root_filesystem": str(root), "tag": recipe.tag}
-                from bench.environments import oci
-
-                oci.remove_leftovers(store.run_id)  # a resumed run's, after a hard kill
-            if any(v.env == "podman" for v in plan.variants):
-                from bench.environments import podman
-
-                reporter.stage("connecting to podman")
-                podman_client = podman.connect()
-                run_doc["podman"] = podman.engine_facts(podman_client)
-                engine.remove_leftovers(podman_client, store.run_id)
-                podman_tag = podman.ensure_image(podman_client, recipe, reporter.stage,
-                                                 docker_client=client)
-        for variant in plan.variants:
-            envs[variant.id] = environments.create(
-                variant, run_id=store.run_id, seed=plan.seed, client=client, image=image_tag,
-                recipe=recipe, podman_client=podman_client, podman_image=podman_tag)
-        for vid, env in envs.items():
-            env.prepare([w for w in workloads if vid in {v.id for v in plan.variants_for(w)}])
+        kinds, resolved = _open_environments(plan, store.run_id, run_doc, reporter, connect,
+                                             envs)
+        steps = [dataclasses.replace(s, workload=resolved[s.workload.name]) for s in steps]
         reporter.stage("hashing workload binaries in each environment")
-        binaries = sorted({b for w in plan.workloads for b in w.binaries})
-        hashes: dict[str, dict[str, dict[str, str]]] = {}
-        for variant in plan.variants:
-            if variant.env not in hashes:  # same binaries for every variant of an env
-                hashes[variant.env] = envs[variant.id].binary_hashes(binaries)
-            if variant.env == "docker":  # workloads that bring their own image
-                for workload in workloads:
-                    key = f"docker:{workload.image}"
-                    if workload.image and key not in hashes:
-                        hashes[key] = envs[variant.id].binary_hashes(  # type: ignore[call-arg]
-                            list(workload.binaries), image=workload.image)
+        hashes = _hash_binaries(plan, envs, [resolved[w.name] for w in plan.workloads])
         for warning in binary_warnings(hashes):
             if warning not in warnings:
                 warnings.append(warning)
@@ -382,7 +338,6 @@ def _measure(plan: Plan, store: RunStore, run_doc: dict[str, Any], steps: list[s
                 steal.add(sample)
         block_s: dict[str, float] = {}  # workload -> seconds of its last block
         block_start: dict[str, float] = {}
-        lost_engines = {"docker": client, "podman": podman_client}
         queue = list(steps)
         paused: dict[str, list[schedule.Step]] = {}  # given up for the others, for now
         given_back: set[str] = set()
@@ -413,20 +368,19 @@ def _measure(plan: Plan, store: RunStore, run_doc: dict[str, Any], steps: list[s
                                     client_cpus)
                 sample = monitor.measure(envs[step.variant.id].execute, step.workload, ctx)
                 run_doc["sampler"] = monitor.cost()
-                lost = lost_engines.get(step.variant.env)
-                if not sample.ok and lost is not None and not _engine_answers(lost):
+                kind = kinds[step.variant.env]
+                lost = None if sample.ok else kind.lost()
+                if lost is not None:
                     # Recorded as failed with its reason; --resume takes it again.
                     sample = dataclasses.replace(
                         sample, extra={**sample.extra, "retry_on_resume": True})
                     with signals.deferred():
                         store.append(sample)
                         failed += 1
-                    which, script = (("Docker engine", "engine-up.sh") if step.variant.env
-                                     == "docker" else ("podman service", "podman-up.sh"))
                     raise EngineLost(
-                        f"the {which} stopped answering during the run ({taken} samples "
-                        f"kept in {store.folder}); restart it (scripts/{script}) and "
-                        f"continue with 'bench run --resume {store.folder}'")
+                        f"{lost} during the run ({taken} samples kept in {store.folder}); "
+                        f"{kind.restart_hint} and continue with 'bench run --resume "
+                        f"{store.folder}'")
                 reason = plan.retake.reason(sample, steal.level(step.workload.name))
                 steal.add(sample)
                 retake = (reason is not None and attempt < plan.retake.max_attempts

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import parsers, stats
+from bench.environments import registry
 from bench.errors import UsageError
 from bench.guard import RetakeRule
 
@@ -415,59 +416,6 @@ def select_workloads(workloads: list[Workload], patterns: list[str]) -> list[Wor
 
 # --- variants ---------------------------------------------------------------------------
 
-#: Environments and the settings (axes) each accepts, with their allowed values.  The
-#: first value of each axis is the default.
-ENVIRONMENT_AXES: dict[str, dict[str, tuple[str, ...]]] = {
-    "native": {
-        "cgroup": ("inherit", "own"),  # own: a fresh cgroup per sample, as a container's
-        "label": (),  # free-form name only: the same variant twice, for A/A calibration
-    },
-    "docker": {
-        # bridge: the default network, server port published on 127.0.0.1 (through the
-        # userland proxy or NAT); container: client in a container on a network of the run
-        "net": ("bridge", "host", "none", "container"),
-        "seccomp": ("default", "unconfined"),
-        # Where a disk workload's {data} directory lives: the container's writable layer,
-        # a named volume, a bind mount of a host directory (as native's) or a tmpfs.
-        "storage": ("overlay", "volume", "bind", "tmpfs"),
-        "cpu": ("cpuset", "quota"),  # quota: CFS quota of the measured CPU count, no pin
-        "quota": (),  # free-form: CFS quota as a fraction of the measured CPUs (pin kept)
-        "period": (),  # free-form: CFS period in ms for quota (default: the engine's 100)
-        # Two-role workloads on the bridge: the client reaches the server through the port
-        # published on 127.0.0.1 (userland proxy / NAT), or directly at the container's
-        # bridge address (the bridge and veth alone).
-        "port": ("published", "direct"),
-        "label": (),
-    },
-    # Podman through its Docker-compatible API: the docker environment's code, another
-    # engine (rootful, netavark bridge).
-    "podman": {
-        "net": ("bridge", "host", "none"),
-        "seccomp": ("default", "unconfined"),
-        "label": (),
-    },
-    # No daemon: an OCI runtime (runc) run directly on a generated bundle over the image's
-    # root filesystem; each mechanism is a switch of the bundle's config.
-    "oci": {
-        "pid": ("on", "off"),        # own PID namespace
-        "ipc": ("on", "off"),        # own IPC namespace
-        "uts": ("on", "off"),        # own UTS namespace (hostname)
-        "userns": ("off", "on"),     # own user namespace, root mapped to an unprivileged range
-        "net": ("host", "veth", "none"),  # host's network, own namespace with a veth, none
-        "seccomp": ("unconfined", "default"),  # default: the engines' default profile
-        "caps": ("default", "all"),  # the engines' default capability set, or all
-        "quota": (),  # free-form: CFS quota as a fraction of the measured CPUs
-        "period": (),  # free-form: CFS period in ms for quota (default 100, Docker's)
-        "label": (),
-    },
-    "fake": {
-        "scale": (),  # free-form positive number: multiplies the scripted cost
-        "cv": (),     # free-form: coefficient of variation of the scripted noise
-        "fail": (),   # free-form: fail every n-th sample (n > 0)
-        "foreign": (),  # free-form: share of samples that foreign work disturbs (0..1)
-    },
-}
-
 _VARIANT_RE = re.compile(r"^([a-z]+)(?:\[(.*)\])?$")
 
 #: ``--variants ladder``: from a native process to a Docker container with a published
@@ -518,10 +466,10 @@ def parse_variant(text: str) -> Variant:
     if match is None:
         raise UsageError(f"--variants: cannot parse '{text}' (expected e.g. 'docker[net=host]')")
     env, inner = match.group(1), match.group(2)
-    if env not in ENVIRONMENT_AXES:
+    if env not in registry.names():
         raise UsageError(f"--variants: unknown environment '{env}' in '{text}' "
-                         f"(known: {', '.join(ENVIRONMENT_AXES)})")
-    axes = ENVIRONMENT_AXES[env]
+                         f"(known: {', '.join(registry.names())})")
+    axes = registry.options(env)  # each environment module declares its own
     settings: dict[str, str] = {}
     for part in filter(None, (inner or "").split(",")):
         key, sep, value = part.partition("=")

@@ -13,13 +13,17 @@ import hashlib
 import re
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from bench import cpulist, parsers
+from bench import cpulist, image, parsers, suite
 from bench.metrics import SamplingConfig
 from bench.results import Sample
 from bench.suite import Variant, Workload
+
+if TYPE_CHECKING:
+    from bench.suite import Plan
 
 #: Identical in every environment (fairness rule 3, Mytkowicz et al. 2009): same variables,
 #: same working directory, same argument list.
@@ -173,6 +177,7 @@ class Environment(ABC):
     """Where samples run. One instance per variant; see STYLE.md's interface."""
 
     name: ClassVar[str]
+
     def __init__(self, variant: Variant) -> None:
         self.variant = variant
 
@@ -193,6 +198,56 @@ class Environment(ABC):
     def binary_hashes(self, binaries: list[str]) -> dict[str, dict[str, str]]:
         """``{binary: {"path": ..., "sha256": ...}}`` as seen by this environment."""
         return {}
+
+    def own_image_hashes(self, workloads: list[Workload], known: set[str]
+                         ) -> dict[str, dict[str, dict[str, str]]]:
+        """The binaries of workloads that bring their own image, hashed in that image:
+        ``{"<env>:<image>": {binary: ...}}``, leaving out the keys in ``known``. Only
+        environments that run such images have any."""
+        return {}
+
+
+@dataclass
+class RunSetup:
+    """What the environments of one run share while they get ready (bench.runner opens
+    each kind in turn; a kind that makes the benchmark image leaves it here for the next)."""
+
+    plan: Plan
+    run_id: str
+    #: run.json as it is being written: each kind records its facts here.
+    doc: dict[str, Any]
+    stage: Callable[[str], None]
+    #: Connects to the default container engine (None: the engine's own ``connect``;
+    #: tests pass one that refuses).
+    connect: Callable[[], Any] | None = None
+    #: The plan's workloads by name, with the image built for any that brings a recipe.
+    workloads: dict[str, Workload] = field(default_factory=dict)
+    #: The benchmark image's recipe (``bench.image.Recipe``), once a kind has made it.
+    recipe: Any = None
+    #: An engine client that holds the benchmark image and can lend its files.
+    image_source: Any = None
+    warnings: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.workloads:
+            self.workloads = {w.name: w for w in self.plan.workloads}
+
+    def ensure_recipe(self) -> Any:
+        """The benchmark image's recipe; without an engine that made it, from the host's
+        own packages (installed first, as the image would hold them)."""
+        if self.recipe is None:
+            packages = suite.image_packages(self.plan.workloads)
+            image.ensure_host_packages(packages, self.stage)
+            self.recipe = image.recipe_for(packages)
+            self.doc["image"] = self.recipe.to_dict()
+        return self.recipe
+
+    def ensure_workload_packages(self) -> None:
+        """Without an image (whose recipe installed them on the host too), the workloads'
+        own packages on the host: native runs need their programs as much as images do."""
+        if self.recipe is None:
+            image.ensure_host_packages(
+                sorted({p for w in self.plan.workloads for p in w.packages}), self.stage)
 
 
 def now() -> tuple[float, float]:

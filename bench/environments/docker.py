@@ -15,32 +15,36 @@ import dataclasses
 import hashlib
 import os
 import time
-from typing import Any
+from pathlib import Path
+from typing import Any, ClassVar
 
 import docker
 import docker.errors
 import docker.types
 import requests
 
-from bench import cpulist, engine, numa, signals
+from bench import cpulist, engine, image, numa, signals, suite
 from bench.environments import roles
 from bench.environments.base import (
     WORKDIR,
     WORKLOAD_ENV,
     Environment,
     RawResult,
+    RunSetup,
     SampleContext,
     cfs_settings,
     finish_sample,
     now,
     wrap,
 )
+from bench.environments.kind import EnvironmentKind
 from bench.environments.native import (
     make_host_data_dir,
     remove_host_data_dir,
     storage_record,
 )
 from bench.errors import UserError
+from bench.health import Check
 from bench.metrics import ContainerWatch, SamplingConfig
 from bench.metrics.server import ServerWatch
 from bench.results import Sample
@@ -370,6 +374,15 @@ class DockerEnvironment(Environment):
         return {b: found.get(b, {"path": "", "sha256": "", "error": "not found in the image"})
                 for b in binaries}
 
+    def own_image_hashes(self, workloads: list[Workload], known: set[str]
+                         ) -> dict[str, dict[str, dict[str, str]]]:
+        found: dict[str, dict[str, dict[str, str]]] = {}
+        for workload in workloads:
+            key = f"{self.variant.env}:{workload.image}"
+            if workload.image and key not in known and key not in found:
+                found[key] = self.binary_hashes(list(workload.binaries), image=workload.image)
+        return found
+
     def facts(self) -> dict[str, Any]:
         image = self.client.images.get(self.image)
         return {
@@ -424,3 +437,149 @@ def host_cpus() -> list[int]:
             return cpulist.parse(handle.read())
     except OSError:
         return sorted(os.sched_getaffinity(0))
+
+
+class EngineKind(EnvironmentKind):
+    """What the engine-based kinds share: a client of the engine's API, its labelled
+    leftovers, and noticing when it stops answering."""
+
+    #: The engine as a sentence names it ("the Docker engine stopped answering").
+    service: str = ""
+
+    def __init__(self) -> None:
+        self.client: Any = None
+        self.image = ""
+
+    def create(self, variant: Variant, setup: RunSetup) -> Environment:
+        return DockerEnvironment(variant, self.client, self.image, setup.run_id)
+
+    def lost(self) -> str | None:
+        if self.client is None:
+            return None
+        try:
+            self.client.ping()
+        except Exception:  # any failure to answer means the engine is gone
+            return f"the {self.service} stopped answering"
+        return None
+
+    def connect(self, timeout: int = 120) -> Any:
+        return engine.connect(timeout=timeout)
+
+    def clean(self, run_id: str | None = None, images: bool = False) -> list[str]:
+        client = self.connect(timeout=10)
+        left = engine.leftovers(client, run_id)
+        engine.remove_leftovers(client, run_id)
+        return [f"removed {self.prefix}{what[:-1]} {name}"
+                for what, names in left.items() for name in names]
+
+    #: Put before the object in ``bench clean``'s lines ("removed podman container x").
+    prefix = ""
+
+
+class DockerKind(EngineKind):
+    """The Docker engine, through the SDK; it builds the benchmark image the other kinds
+    then use (and a workload's own ``dockerfile`` FROM it)."""
+
+    name = "docker"
+    options: ClassVar[dict[str, tuple[str, ...]]] = {
+        # bridge: the default network, server port published on 127.0.0.1 (through the
+        # userland proxy or NAT); container: client in a container on a network of the run
+        "net": ("bridge", "host", "none", "container"),
+        "seccomp": ("default", "unconfined"),
+        # Where a disk workload's {data} directory lives: the container's writable layer,
+        # a named volume, a bind mount of a host directory (as native's) or a tmpfs.
+        "storage": ("overlay", "volume", "bind", "tmpfs"),
+        "cpu": ("cpuset", "quota"),  # quota: CFS quota of the measured CPU count, no pin
+        "quota": (),  # free-form: CFS quota as a fraction of the measured CPUs (pin kept)
+        "period": (),  # free-form: CFS period in ms for quota (default: the engine's 100)
+        # Two-role workloads on the bridge: the client reaches the server through the port
+        # published on 127.0.0.1 (userland proxy / NAT), or directly at the container's
+        # bridge address (the bridge and veth alone).
+        "port": ("published", "direct"),
+        "label": (),
+    }
+    order = 10
+    service = "Docker engine"
+    restart_hint = "restart it (scripts/engine-up.sh)"
+
+    def open(self, setup: RunSetup) -> None:
+        setup.stage("connecting to the Docker engine")
+        self.client = (setup.connect or engine.connect)()
+        setup.doc["engine"] = engine.engine_facts(self.client)
+        # A resumed run may find containers of its own from before an engine restart.
+        engine.remove_leftovers(self.client, setup.run_id)
+        packages = suite.image_packages(setup.plan.workloads)
+        recipe, built = image.ensure_image(self.client, packages, progress=setup.stage)
+        self.image = recipe.tag
+        setup.stage(f"image {recipe.tag} {'built' if built else 'present (cached)'}")
+        if setup.doc.get("image", {}).get("tag", recipe.tag) != recipe.tag:
+            setup.warnings.append(f"image changed on resume: {setup.doc['image']['tag']} -> "
+                                  f"{recipe.tag}")
+        setup.doc["image"] = recipe.to_dict()
+        setup.recipe, setup.image_source = recipe, self.client
+        self._build_user_images(setup)
+
+    def _build_user_images(self, setup: RunSetup) -> None:
+        """Workloads with a ``dockerfile`` get ``image`` set to the image built for them
+        FROM the benchmark image; the tags go into run.json (``user_images``)."""
+        for workload in setup.plan.workloads:
+            if not workload.dockerfile:
+                continue
+            setup.stage(f"image of {workload.name} from {workload.dockerfile}")
+            tag = image.build_user_image(self.client, Path(workload.dockerfile), self.image,
+                                         setup.stage)
+            setup.workloads[workload.name] = dataclasses.replace(workload, image=tag)
+            setup.doc.setdefault("user_images", {})[workload.name] = {
+                "dockerfile": workload.dockerfile, "tag": tag, "from": self.image}
+
+    def clean(self, run_id: str | None = None, images: bool = False) -> list[str]:
+        removed = super().clean(run_id, images)
+        if images:
+            client = self.connect(timeout=10)
+            try:
+                recipe = image.recipe_for(suite.image_packages())
+            except UserError:
+                recipe = None
+            for tag in engine.stale_images(client, recipe.tag if recipe else None):
+                client.images.remove(tag)
+                removed.append(f"removed image {tag}")
+        return removed
+
+    def doctor(self) -> list[Check]:
+        try:
+            client = engine.connect(timeout=10)
+        except UserError as err:
+            return [Check("engine", "fail", str(err).split(";")[0], engine.ENGINE_HINT)]
+        info = engine.engine_facts(client)
+        checks = [Check("engine", "ok", f"Docker {info['engine_version']} (API "
+                        f"{info['api_version']}), storage {info['storage_driver']}, cgroup "
+                        f"{info['cgroup_version']}, userland proxy "
+                        f"{'on' if info['userland_proxy']['enabled'] else 'off'}")]
+        recipe: image.Recipe | None = None
+        try:
+            recipe = image.recipe_for(suite.image_packages())
+        except UserError as err:
+            checks.append(Check("image", "warn", str(err), "run 'bench image build' as root"))
+        else:
+            if image.image_present(client, recipe):
+                checks.append(Check("image", "ok", f"{recipe.tag} present"))
+            else:
+                checks.append(Check("image", "warn", f"{recipe.tag} not built yet",
+                                    "'bench image build' (also done by the first 'bench run')"))
+        left = engine.leftovers(client)
+        count = sum(len(v) for v in left.values())
+        if count:
+            names = ", ".join(n for v in left.values() for n in v)
+            checks.append(Check("leftovers", "warn", f"{count} labelled object(s): {names}",
+                                "'bench clean' removes them (stop running benchmarks first)"))
+        else:
+            checks.append(Check("leftovers", "ok",
+                                "no labelled containers, networks or volumes"))
+        stale = engine.stale_images(client, recipe.tag if recipe is not None else None)
+        if stale:
+            checks.append(Check("images", "warn", f"{len(stale)} stale benchmark image(s): "
+                                f"{', '.join(stale)}", "'bench clean --images' removes them"))
+        return checks
+
+
+KIND = DockerKind

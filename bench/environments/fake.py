@@ -14,11 +14,19 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
-from bench.environments.base import Environment, RawResult, SampleContext, finish_sample, now
+from bench.environments.base import (
+    Environment,
+    RawResult,
+    RunSetup,
+    SampleContext,
+    finish_sample,
+    now,
+)
+from bench.environments.kind import EnvironmentKind
 from bench.errors import UsageError
 from bench.results import Sample
 from bench.suite import Variant, Workload
@@ -79,3 +87,22 @@ class FakeEnvironment(Environment):
 
     def facts(self) -> dict[str, Any]:
         return {"scripted": True, "scale": self.scale, "cv": self.cv}
+
+
+class FakeKind(EnvironmentKind):
+    """Scripted values for the tests and the statistics' simulations."""
+
+    name = "fake"
+    options: ClassVar[dict[str, tuple[str, ...]]] = {
+        "scale": (),  # free-form positive number: multiplies the scripted cost
+        "cv": (),     # free-form: coefficient of variation of the scripted noise
+        "fail": (),   # free-form: fail every n-th sample (n > 0)
+        "foreign": (),  # free-form: share of samples that foreign work disturbs (0..1)
+    }
+    listed = False
+
+    def create(self, variant: Variant, setup: RunSetup) -> Environment:
+        return FakeEnvironment(variant, seed=setup.plan.seed)
+
+
+KIND = FakeKind

@@ -18,7 +18,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from bench import parsers
 from bench.environments import roles
@@ -27,12 +27,14 @@ from bench.environments.base import (
     WORKLOAD_ENV,
     Environment,
     RawResult,
+    RunSetup,
     SampleContext,
     finish_sample,
     now,
     sha256_file,
     wrap,
 )
+from bench.environments.kind import EnvironmentKind
 from bench.metrics import OwnCgroup, ProcessWatch
 from bench.metrics.cgroup import CgroupCounters
 from bench.results import Sample
@@ -240,3 +242,20 @@ def _kill(proc: subprocess.Popen[bytes], watch: ProcessWatch | None) -> None:
         proc.wait()
     if watch is not None:
         watch.close()
+
+
+class NativeKind(EnvironmentKind):
+    """The host itself (asv's ``existing``): nothing to connect to or clean up."""
+
+    name = "native"
+    options: ClassVar[dict[str, tuple[str, ...]]] = {
+        "cgroup": ("inherit", "own"),  # own: a fresh cgroup per sample, as a container's
+        "label": (),  # free-form name only: the same variant twice, for A/A calibration
+    }
+    order = 40
+
+    def create(self, variant: Variant, setup: RunSetup) -> Environment:
+        return NativeEnvironment(variant)
+
+
+KIND = NativeKind

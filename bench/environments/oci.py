@@ -40,23 +40,26 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from bench import image, numa
+from bench import image, numa, suite
 from bench.environments import roles
 from bench.environments.base import (
     WORKDIR,
     WORKLOAD_ENV,
     Environment,
     RawResult,
+    RunSetup,
     SampleContext,
     cfs_settings,
     finish_sample,
     now,
     wrap,
 )
+from bench.environments.kind import EnvironmentKind
 from bench.environments.native import make_host_data_dir, remove_host_data_dir, storage_record
 from bench.errors import UserError
+from bench.health import Check
 from bench.metrics import ContainerWatch, SamplingConfig
 from bench.metrics.server import ServerWatch
 from bench.results import Sample
@@ -697,3 +700,86 @@ def remove_leftovers(run_id: str | None = None) -> int:
             if bundle.name.startswith(prefix):
                 shutil.rmtree(bundle, ignore_errors=True)
     return sum(len(names) for names in left.values())
+
+
+_LEFTOVER_NAMES = {"containers": "runc container", "netns": "network namespace",
+                   "cgroups": "cgroup"}
+
+
+class OciKind(EnvironmentKind):
+    """No daemon: runc on a bundle over the benchmark image's root filesystem."""
+
+    name = "oci"
+    options: ClassVar[dict[str, tuple[str, ...]]] = {
+        "pid": ("on", "off"),        # own PID namespace
+        "ipc": ("on", "off"),        # own IPC namespace
+        "uts": ("on", "off"),        # own UTS namespace (hostname)
+        "userns": ("off", "on"),     # own user namespace, root mapped to an unprivileged range
+        "net": ("host", "veth", "none"),  # host's network, own namespace with a veth, none
+        "seccomp": ("unconfined", "default"),  # default: the engines' default profile
+        "caps": ("default", "all"),  # the engines' default capability set, or all
+        "quota": (),  # free-form: CFS quota as a fraction of the measured CPUs
+        "period": (),  # free-form: CFS period in ms for quota (default 100, Docker's)
+        "label": (),
+    }
+    order = 20
+
+    def open(self, setup: RunSetup) -> None:
+        recipe = setup.ensure_recipe()
+        setup.stage("root filesystem of the image for the oci variants")
+        root = image.ensure_rootfs(recipe, setup.image_source, progress=setup.stage)
+        setup.doc["oci"] = {"root_filesystem": str(root), "tag": recipe.tag}
+        remove_leftovers(setup.run_id)  # a resumed run's, after a hard kill
+
+    def create(self, variant: Variant, setup: RunSetup) -> OciEnvironment:
+        return OciEnvironment(variant, setup.recipe, setup.run_id, setup.image_source)
+
+    def clean(self, run_id: str | None = None, images: bool = False) -> list[str]:
+        left = leftovers(run_id)
+        remove_leftovers(run_id)
+        removed = [f"removed {_LEFTOVER_NAMES[what]} {name}"
+                   for what, names in left.items() for name in names]
+        if images:
+            for path in image.stale_rootfs(_current_recipe()):
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append(f"removed root filesystem {path}")
+        return removed
+
+    def doctor(self) -> list[Check]:
+        checks = []
+        runc = shutil.which("runc")
+        if runc is None:
+            checks.append(Check("oci", "warn", "no runc: oci variants (and the fallback when "
+                                "no engine answers) cannot run", "apt-get install runc"))
+        else:
+            checks.append(Check("oci", "ok", f"{runtime_version(runc)} for oci variants"))
+        recipe = _current_recipe()
+        if recipe is not None:
+            if image.rootfs_present(recipe):
+                checks.append(Check("rootfs", "ok", f"root filesystem of {recipe.tag} at "
+                                    f"{image.rootfs_path(recipe)}"))
+            else:
+                checks.append(Check("rootfs", "ok", f"root filesystem of {recipe.tag} not "
+                                    "made yet; the first oci run exports or builds it"))
+        stale = image.stale_rootfs(recipe)
+        if stale:
+            checks.append(Check("rootfs-stale", "warn", f"{len(stale)} root filesystem(s) of "
+                                f"older recipes under {image.ROOTFS_DIR}",
+                                "'bench clean --images' removes them"))
+        names = [n for v in leftovers().values() for n in v]
+        if names:
+            checks.append(Check("oci-leftovers", "warn", f"{len(names)} runc container(s) or "
+                                f"network namespace(s): {', '.join(names)}",
+                                "'bench clean' removes them (stop running benchmarks first)"))
+        return checks
+
+
+def _current_recipe() -> image.Recipe | None:
+    """The recipe of the benchmark image for this host's packages (None: not known)."""
+    try:
+        return image.recipe_for(suite.image_packages())
+    except UserError:
+        return None
+
+
+KIND = OciKind

@@ -19,15 +19,17 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import docker
 import docker.errors
 
 from bench import engine, image, signals
-from bench.environments.docker import ENGINE_ERRORS, DockerEnvironment
-from bench.errors import UserError
-from bench.suite import Workload
+from bench.environments.base import RunSetup
+from bench.environments.docker import ENGINE_ERRORS, DockerEnvironment, EngineKind
+from bench.errors import UsageError, UserError
+from bench.health import Check
+from bench.suite import Plan, Variant, Workload
 
 #: Where podman's API listens unless BENCH_PODMAN_SOCKET (a path) says otherwise; the same
 #: variable and default as scripts/podman-up.sh.
@@ -174,3 +176,59 @@ class PodmanEnvironment(DockerEnvironment):
             if container is not None:
                 with contextlib.suppress(*ENGINE_ERRORS):
                     container.remove(force=True)
+
+
+class PodmanKind(EngineKind):
+    """Podman's service, through its Docker-compatible API (rootful, netavark bridge)."""
+
+    name = "podman"
+    options: ClassVar[dict[str, tuple[str, ...]]] = {
+        "net": ("bridge", "host", "none"),
+        "seccomp": ("default", "unconfined"),
+        "label": (),
+    }
+    order = 30
+    service = "podman service"
+    restart_hint = "restart it (scripts/podman-up.sh)"
+    prefix = "podman "
+
+    def check(self, plan: Plan) -> None:
+        for workload in plan.workloads:
+            if workload.dockerfile and any(v.env == self.name
+                                           for v in plan.variants_for(workload)):
+                raise UsageError(f"{workload.source}: key 'dockerfile': podman variants need "
+                                 "the image in podman's store; build it there and give "
+                                 "'image' instead")
+
+    def open(self, setup: RunSetup) -> None:
+        recipe = setup.ensure_recipe()
+        setup.stage("connecting to podman")
+        self.client = connect()
+        setup.doc["podman"] = engine_facts(self.client)
+        engine.remove_leftovers(self.client, setup.run_id)
+        self.image = ensure_image(self.client, recipe, setup.stage,
+                                  docker_client=setup.image_source)
+
+    def create(self, variant: Variant, setup: RunSetup) -> PodmanEnvironment:
+        return PodmanEnvironment(variant, self.client, self.image, setup.run_id)
+
+    def connect(self, timeout: int = 120) -> docker.DockerClient:
+        return connect(timeout=timeout)
+
+    def clean(self, run_id: str | None = None, images: bool = False) -> list[str]:
+        try:
+            return super().clean(run_id, images)
+        except UserError:  # no podman service: nothing of ours can be in it
+            return []
+
+    def doctor(self) -> list[Check]:
+        try:
+            found = engine_facts(connect(timeout=10))
+        except UserError as err:
+            return [Check("podman", "ok", f"{str(err).split(';')[0]} (only podman variants "
+                          "need it)", "sudo scripts/podman-up.sh")]
+        return [Check("podman", "ok", f"podman {found.get('engine_version')} answers "
+                      f"({found.get('oci_runtime')}, {found.get('network_backend')})")]
+
+
+KIND = PodmanKind

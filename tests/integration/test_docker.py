@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from bench import environments, suite
+from bench import suite
 from bench.environments.base import SampleContext
 from bench.suite import Metric, Workload
+from tests import envs
 from tests.integration.conftest import leftovers
 
 pytestmark = pytest.mark.docker
@@ -21,7 +22,7 @@ def sysbench() -> Workload:
 
 
 def make_env(spec, client, image, run_id):
-    return environments.create(suite.parse_variant(spec), run_id=run_id, client=client,
+    return envs.make(suite.parse_variant(spec), run_id=run_id, client=client,
                                image=image)
 
 

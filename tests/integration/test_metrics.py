@@ -17,11 +17,12 @@ from typing import Any
 
 import pytest
 
-from bench import environments, metrics, results, runner, suite
-from bench.environments.base import SampleContext
+from bench import metrics, results, runner, suite
+from bench.environments.base import Environment, SampleContext
 from bench.environments.docker import DockerEnvironment
 from bench.metrics.cgroup import CgroupCounters, Hierarchies, OwnCgroup, hierarchies
 from bench.suite import Metric, Workload
+from tests import envs
 from tests.integration.conftest import leftovers
 
 pytestmark = pytest.mark.docker
@@ -46,8 +47,8 @@ def ctx(run_id: str, cpus: tuple[int, ...], seq: int = 0,
                          sampling or metrics.SamplingConfig())
 
 
-def make_env(spec: str, client: Any, image: str, run_id: str) -> environments.Environment:
-    return environments.create(suite.parse_variant(spec), run_id=run_id, client=client,
+def make_env(spec: str, client: Any, image: str, run_id: str) -> Environment:
+    return envs.make(suite.parse_variant(spec), run_id=run_id, client=client,
                                image=image)
 
 
@@ -133,7 +134,7 @@ def test_cgroup_v2_reader_on_this_hosts_v2_tree():
 
 
 def test_native_own_cgroup_accounts_like_a_container(measured_cpu):
-    env = environments.create(suite.parse_variant("native[cgroup=own]"), run_id="it-own")
+    env = envs.make(suite.parse_variant("native[cgroup=own]"), run_id="it-own")
     one = "sysbench cpu --events=1000 --time=0 run"
     script = f"{one} & {one}; wait"  # a tree of two: the cgroup holds both
     workload = Workload(name="cpu.two", category="cpu", command=("sh", "-c", script),
@@ -182,7 +183,7 @@ def test_native_and_docker_cpu_time_agree_within_two_percent(client, bench_image
 def test_sampling_costs_at_most_one_percent_of_a_cpu(tmp_path, measured_cpu):
     """Thread CPU time of the sampling, as recorded in run.json, at the default interval."""
     run_id = "it-cost"
-    env = environments.create(suite.parse_variant("native[cgroup=own]"), run_id=run_id)
+    env = envs.make(suite.parse_variant("native[cgroup=own]"), run_id=run_id)
     sleeper = Workload(name="cpu.sleep", category="cpu", command=("sleep", "5"),
                        metric=Metric("seconds", "s", "lower", "wall_time"))
     for series in (False, True):

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from bench import environments, image, suite
+from bench import image, suite
 from bench.environments import oci
 from bench.environments.base import SampleContext
 from bench.metrics import SamplingConfig
 from bench.suite import Metric, Workload
+from tests import envs
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +42,7 @@ def probe(script: str, pattern: str, timeout: float = 30.0) -> Workload:
 
 
 def make(spec: str, recipe, run_id: str):
-    env = environments.create(suite.parse_variant(spec), run_id=run_id, recipe=recipe)
+    env = envs.make(suite.parse_variant(spec), run_id=run_id, recipe=recipe)
     return env
 
 

@@ -7,9 +7,10 @@ import ipaddress
 
 import pytest
 
-from bench import engine, environments, suite
+from bench import engine, suite
 from bench.environments import roles
 from bench.environments.base import SampleContext
+from tests import envs
 
 pytestmark = pytest.mark.docker
 
@@ -20,7 +21,7 @@ def redis_get() -> suite.Workload:
 
 def one_redis_sample(spec: str, run_id: str, client, bench_image):
     """One app.redis-get sample in the variant ``spec``, environment torn down after."""
-    env = environments.create(suite.parse_variant(spec), run_id=run_id, client=client,
+    env = envs.make(suite.parse_variant(spec), run_id=run_id, client=client,
                               image=bench_image)
     workload = redis_get()
     env.prepare([workload])
@@ -99,7 +100,7 @@ def test_every_network_workload_uses_only_loopback_or_own_containers(client, ben
     workloads = [w for w in suite.load_workloads() if w.two_role]
     assert {w.category for w in workloads} >= {"app", "network"}
     for spec in ("native", "docker", "docker[net=host]", "docker[net=container]"):
-        env = environments.create(suite.parse_variant(spec), run_id=run_id, client=client,
+        env = envs.make(suite.parse_variant(spec), run_id=run_id, client=client,
                                   image=bench_image)
         env.prepare(workloads)
         seen: list[tuple[str, str]] = []
@@ -139,7 +140,7 @@ def test_check_address(host, ok):
 def test_net_none_refuses_two_role_workloads(client, bench_image):
     from bench.errors import UserError
 
-    env = environments.create(suite.parse_variant("docker[net=none]"), run_id="it-none",
+    env = envs.make(suite.parse_variant("docker[net=none]"), run_id="it-none",
                               client=client, image=bench_image)
     with pytest.raises(UserError, match="has no network"):
         env.prepare([redis_get()])

@@ -9,9 +9,10 @@ import subprocess
 
 import pytest
 
-from bench import environments, suite
+from bench import suite
 from bench.environments.base import SampleContext
 from bench.environments.native import HOST_DATA_ROOT
+from tests import envs
 from tests.integration.conftest import leftovers
 
 pytestmark = pytest.mark.docker
@@ -39,7 +40,7 @@ def samples(client, bench_image, randread):
     found = {}
     for seq, spec in enumerate(["native", *(f"docker[storage={s}]" for s in STORAGES)]):
         variant = suite.parse_variant(spec)  # docker[storage=overlay] is plain docker
-        env = environments.create(variant, run_id=run_id, client=client, image=bench_image)
+        env = envs.make(variant, run_id=run_id, client=client, image=bench_image)
         env.prepare([randread])
         sample = env.execute(randread, SampleContext(run_id, seq, 0, 0, False, cpus, True))
         # Removed right after the sample, before teardown.
@@ -98,8 +99,8 @@ def test_nothing_is_left_behind(samples, client):
 
 
 def test_teardown_removes_a_volume_left_by_an_interrupted_sample(client, bench_image):
-    env = environments.create(suite.parse_variant("docker[storage=volume]"),
-                              run_id="it-storage-left", client=client, image=bench_image)
+    env = envs.make(suite.parse_variant("docker[storage=volume]"),
+                    run_id="it-storage-left", client=client, image=bench_image)
     client.volumes.create(name="bench-it-storage-left-0-data",
                           labels={"bench.project": "container-overhead-bench",
                                   "bench.run": "it-storage-left"})
@@ -111,8 +112,8 @@ def test_teardown_removes_a_volume_left_by_an_interrupted_sample(client, bench_i
 def test_read_only_root_stays_read_only_with_a_mounted_data_directory(
         client, bench_image, randread):
     workload = dataclasses.replace(randread, read_only_root=True)
-    env = environments.create(suite.parse_variant("docker[storage=tmpfs]"),
-                              run_id="it-storage-ro", client=client, image=bench_image)
+    env = envs.make(suite.parse_variant("docker[storage=tmpfs]"),
+                    run_id="it-storage-ro", client=client, image=bench_image)
     sample = env.execute(workload, SampleContext("it-storage-ro", 0, 0, 0, False,
                                                  (suite.online_cpus()[-1],), True))
     env.teardown()
