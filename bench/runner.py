@@ -299,6 +299,7 @@ def _measure(plan: Plan, store: RunStore, run_doc: dict[str, Any], steps: list[s
     old_affinity = os.sched_getaffinity(0)
     status = "failed"
     warnings: list[str] = run_doc.setdefault("warnings", [])
+    loop: _Loop | None = None
     try:
         kinds, resolved = _open_environments(plan, store.run_id, run_doc, reporter, connect,
                                              envs)
@@ -317,117 +318,19 @@ def _measure(plan: Plan, store: RunStore, run_doc: dict[str, Any], steps: list[s
         run_doc["harness_cpus"] = sorted(harness)
         run_doc["status"] = "running"
         store.write_run(run_doc)
-
-        total = taken + len(steps)
-        reporter.begin(total)
-        # Host conditions around each sample; sampling runs on the harness's CPUs.
-        monitor = metrics.HostMonitor(plan.cpus, sampling or metrics.SamplingConfig.from_environ())
-        stop_rule = schedule.StopRule(plan) if plan.adaptive else None
-        if stop_rule is not None:
-            for sample in load_run(store.folder).samples:  # resumed: data so far counts
-                stop_rule.record(sample)
-        stopped: dict[str, Any] = run_doc.setdefault("stopped", {})
-        guard: dict[str, Any] = run_doc.setdefault(
-            "retakes", {"allowance": plan.retake.run_allowance(
-                sum(1 for s in schedule.build(plan) if not s.warmup)),
-                "used": 0, "dropped": 0})
-        budget = _Budget(plan, float(run_doc.get("measurement_s", 0.0)))
-        steal = StealLevels()
-        if taken:  # resumed: the workloads' steal so far counts
-            for sample in load_run(store.folder).samples:
-                steal.add(sample)
-        block_s: dict[str, float] = {}  # workload -> seconds of its last block
-        block_start: dict[str, float] = {}
-        queue = list(steps)
-        paused: dict[str, list[schedule.Step]] = {}  # given up for the others, for now
-        given_back: set[str] = set()
-        index = 0
-        while True:
-            if index == len(queue):
-                names = set(paused)
-                resumed = _resume_paused(queue, paused, stopped, budget, reporter)
-                if not resumed:
-                    break
-                total += resumed
-                given_back |= names  # measured to the end now, never given up again
-            step = queue[index]
-            index += 1
-            if step.workload.name in stopped:
-                if stopped[step.workload.name].get("paused"):
-                    paused.setdefault(step.workload.name, []).append(step)
-                continue
-            if step.position == 0 and budget.exhausted(block_s.get(step.workload.name, 0.0)):
-                _stop_everything(plan, queue[index - 1:], stopped, budget, reporter)
-                store.write_run(run_doc)
-                break
-            budget.start()
-            block_start.setdefault(step.workload.name, time.monotonic())
-            for attempt in range(1, plan.retake.max_attempts + 1):
-                ctx = SampleContext(store.run_id, step.seq, step.block, step.position,
-                                    step.warmup, plan.cpus, plan.quick, monitor.config,
-                                    client_cpus)
-                sample = monitor.measure(envs[step.variant.id].execute, step.workload, ctx)
-                run_doc["sampler"] = monitor.cost()
-                kind = kinds[step.variant.env]
-                lost = None if sample.ok else kind.lost()
-                if lost is not None:
-                    # Recorded as failed with its reason; --resume takes it again.
-                    sample = dataclasses.replace(
-                        sample, extra={**sample.extra, "retry_on_resume": True})
-                    with signals.deferred():
-                        store.append(sample)
-                        failed += 1
-                    raise EngineLost(
-                        f"{lost} during the run ({taken} samples kept in {store.folder}); "
-                        f"{kind.restart_hint} and continue with 'bench run --resume "
-                        f"{store.folder}'")
-                reason = plan.retake.reason(sample, steal.level(step.workload.name))
-                steal.add(sample)
-                retake = (reason is not None and attempt < plan.retake.max_attempts
-                          and guard["used"] < guard["allowance"])
-                if reason is not None:
-                    sample = dataclasses.replace(sample, extra={
-                        **sample.extra, "contaminated": {**reason, "attempt": attempt,
-                                                         "retaken": retake}})
-                with signals.deferred():  # run.json's count must match samples.jsonl
-                    store.append(sample)
-                    taken += 1
-                    failed += not sample.ok
-                    if retake:
-                        guard["used"] += 1
-                        total += 1
-                    elif reason is not None:
-                        guard["dropped"] += 1
-                reporter.sample(step, sample, taken, total)
-                if not retake:
-                    break
-            if stop_rule is not None:
-                stop_rule.record(sample)
-            run_doc["measurement_s"] = round(budget.spent, 3)
-            if step.position == len(plan.variants_for(step.workload)) - 1:
-                block_s[step.workload.name] = time.monotonic() - block_start.pop(
-                    step.workload.name)
-                others = step.workload.name not in given_back and any(
-                    w.name not in stopped and w.name != step.workload.name
-                    for w in plan.workloads)
-                reason_text = None if step.warmup else _stop_reason(
-                    plan, stop_rule, step,
-                    _blocks_left(plan, budget, block_s, step.workload.name), others)
-                if reason_text:
-                    stopped[step.workload.name] = {
-                        "after_blocks": step.block + 1, "reason": reason_text,
-                        **({"paused": True} if reason_text.startswith("cannot") else {})}
-                    left = sum(1 for s in steps if s.workload.name == step.workload.name
-                               and s.seq > step.seq)
-                    total -= left
-                    reporter.stopped(step.workload.name, reason_text, left)
-                    store.write_run(run_doc)
+        loop = _Loop(plan, store, run_doc, reporter, envs, kinds, client_cpus, taken, failed,
+                     sampling)
+        loop.run(steps)
         status = "complete"
     except KeyboardInterrupt:
         status = "interrupted"
+        if loop is not None:
+            taken, failed = loop.taken, loop.failed
         raise Interrupted(RunOutcome(store.folder, store.run_id, status, taken, failed,
                                      warnings)) from None
     finally:
+        if loop is not None:
+            taken, failed = loop.taken, loop.failed
         with signals.shielded():
             for env in envs.values():
                 try:
@@ -443,3 +346,139 @@ def _measure(plan: Plan, store: RunStore, run_doc: dict[str, Any], steps: list[s
                 run_doc["error"] = str(error)
             store.write_run(run_doc)
     return RunOutcome(store.folder, store.run_id, status, taken, failed, warnings)
+
+
+class _Loop:
+    """The sampling of one run: the steps in schedule order, each sample re-taken while
+    the guard finds it contaminated, each workload stopped once its comparisons are
+    decided (adaptive), given up for the others while it cannot be decided in the budget
+    left, and everything stopped when the budget is spent. Counts what it took."""
+
+    def __init__(self, plan: Plan, store: RunStore, run_doc: dict[str, Any],
+                 reporter: Reporter, envs: dict[str, Environment],
+                 kinds: dict[str, EnvironmentKind], client_cpus: tuple[int, ...],
+                 taken: int, failed: int, sampling: metrics.SamplingConfig | None) -> None:
+        self.plan, self.store, self.run_doc, self.reporter = plan, store, run_doc, reporter
+        self.envs, self.kinds, self.client_cpus = envs, kinds, client_cpus
+        self.taken, self.failed, self.total = taken, failed, taken
+        # Host conditions around each sample; sampling runs on the harness's CPUs.
+        self.monitor = metrics.HostMonitor(plan.cpus,
+                                           sampling or metrics.SamplingConfig.from_environ())
+        self.stop_rule = schedule.StopRule(plan) if plan.adaptive else None
+        self.steal = StealLevels()
+        for sample in load_run(store.folder).samples if taken else ():
+            # Resumed: the data so far counts for the looks and the steal levels.
+            if self.stop_rule is not None:
+                self.stop_rule.record(sample)
+            self.steal.add(sample)
+        self.stopped: dict[str, Any] = run_doc.setdefault("stopped", {})
+        self.guard: dict[str, Any] = run_doc.setdefault(
+            "retakes", {"allowance": plan.retake.run_allowance(
+                sum(1 for s in schedule.build(plan) if not s.warmup)),
+                "used": 0, "dropped": 0})
+        self.budget = _Budget(plan, float(run_doc.get("measurement_s", 0.0)))
+        self.block_s: dict[str, float] = {}  # workload -> seconds of its last block
+        self.block_start: dict[str, float] = {}
+        self.given_back: set[str] = set()  # resumed after a pause: never given up again
+
+    def run(self, steps: list[schedule.Step]) -> None:
+        self.total += len(steps)
+        self.reporter.begin(self.total)
+        queue = list(steps)
+        paused: dict[str, list[schedule.Step]] = {}  # given up for the others, for now
+        index = 0
+        while True:
+            if index == len(queue):
+                names = set(paused)
+                resumed = _resume_paused(queue, paused, self.stopped, self.budget,
+                                         self.reporter)
+                if not resumed:
+                    break
+                self.total += resumed
+                self.given_back |= names
+            step = queue[index]
+            index += 1
+            name = step.workload.name
+            if name in self.stopped:
+                if self.stopped[name].get("paused"):
+                    paused.setdefault(name, []).append(step)
+                continue
+            if step.position == 0 and self.budget.exhausted(self.block_s.get(name, 0.0)):
+                _stop_everything(self.plan, queue[index - 1:], self.stopped, self.budget,
+                                 self.reporter)
+                self.store.write_run(self.run_doc)
+                break
+            self.budget.start()
+            self.block_start.setdefault(name, time.monotonic())
+            sample = self.take(step)
+            if self.stop_rule is not None:
+                self.stop_rule.record(sample)
+            self.run_doc["measurement_s"] = round(self.budget.spent, 3)
+            if step.position == len(self.plan.variants_for(step.workload)) - 1:
+                self.end_block(step, steps)
+
+    def take(self, step: schedule.Step) -> Sample:
+        """One sample of ``step``, re-taken while contaminated (within the allowances);
+        every attempt is kept in samples.jsonl. EngineLost when the environment's service
+        stopped answering."""
+        plan, guard = self.plan, self.guard
+        for attempt in range(1, plan.retake.max_attempts + 1):
+            ctx = SampleContext(self.store.run_id, step.seq, step.block, step.position,
+                                step.warmup, plan.cpus, plan.quick, self.monitor.config,
+                                self.client_cpus)
+            sample = self.monitor.measure(self.envs[step.variant.id].execute, step.workload,
+                                          ctx)
+            self.run_doc["sampler"] = self.monitor.cost()
+            kind = self.kinds[step.variant.env]
+            lost = None if sample.ok else kind.lost()
+            if lost is not None:
+                # Recorded as failed with its reason; --resume takes it again.
+                sample = dataclasses.replace(
+                    sample, extra={**sample.extra, "retry_on_resume": True})
+                with signals.deferred():
+                    self.store.append(sample)
+                    self.failed += 1
+                raise EngineLost(
+                    f"{lost} during the run ({self.taken} samples kept in "
+                    f"{self.store.folder}); {kind.restart_hint} and continue with "
+                    f"'bench run --resume {self.store.folder}'")
+            reason = plan.retake.reason(sample, self.steal.level(step.workload.name))
+            self.steal.add(sample)
+            retake = (reason is not None and attempt < plan.retake.max_attempts
+                      and guard["used"] < guard["allowance"])
+            if reason is not None:
+                sample = dataclasses.replace(sample, extra={
+                    **sample.extra, "contaminated": {**reason, "attempt": attempt,
+                                                     "retaken": retake}})
+            with signals.deferred():  # run.json's count must match samples.jsonl
+                self.store.append(sample)
+                self.taken += 1
+                self.failed += not sample.ok
+                if retake:
+                    guard["used"] += 1
+                    self.total += 1
+                elif reason is not None:
+                    guard["dropped"] += 1
+            self.reporter.sample(step, sample, self.taken, self.total)
+            if not retake:
+                break
+        return sample
+
+    def end_block(self, step: schedule.Step, steps: list[schedule.Step]) -> None:
+        """The last variant of a block was taken: stop its workload here if it is decided
+        or, while others still measure, cannot be decided in the budget left."""
+        name = step.workload.name
+        self.block_s[name] = time.monotonic() - self.block_start.pop(name)
+        others = name not in self.given_back and any(
+            w.name not in self.stopped and w.name != name for w in self.plan.workloads)
+        reason = None if step.warmup else _stop_reason(
+            self.plan, self.stop_rule, step,
+            _blocks_left(self.plan, self.budget, self.block_s, name), others)
+        if not reason:
+            return
+        self.stopped[name] = {"after_blocks": step.block + 1, "reason": reason,
+                              **({"paused": True} if reason.startswith("cannot") else {})}
+        left = sum(1 for s in steps if s.workload.name == name and s.seq > step.seq)
+        self.total -= left
+        self.reporter.stopped(name, reason, left)
+        self.store.write_run(self.run_doc)
