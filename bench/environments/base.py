@@ -84,6 +84,13 @@ class RawResult:
     #: Resource metrics of the execution (``{"metrics": ..., "host": ...}``, bench.metrics).
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def not_started(cls, error: str, started_at: float | None = None) -> RawResult:
+        """An execution that never began (its program, container or data directory
+        could not be made): nothing ran, ``error`` says why."""
+        return cls(None, "", "", 0.0, time.time() if started_at is None else started_at, "",
+                   error)
+
 
 def finish_sample(workload: Workload, variant: Variant, ctx: SampleContext,
                   raw: RawResult, extra: dict[str, Any] | None = None) -> Sample:
@@ -187,6 +194,12 @@ class Environment(ABC):
     @abstractmethod
     def execute(self, workload: Workload, ctx: SampleContext) -> Sample:
         """Run one sample; never raises for a workload failure (the Sample says failed)."""
+
+    def not_started(self, workload: Workload, ctx: SampleContext, error: str,
+                    started_at: float | None = None) -> Sample:
+        """The failed sample of an execution that never began (see RawResult.not_started)."""
+        return finish_sample(workload, self.variant, ctx,
+                             RawResult.not_started(error, started_at))
 
     def teardown(self) -> None:  # noqa: B027 - optional hook
         """Remove everything this environment created; safe to call twice."""

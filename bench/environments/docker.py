@@ -336,9 +336,8 @@ class DockerEnvironment(Environment):
             try:
                 data = self._make_data_dir(ctx)
             except (OSError, *ENGINE_ERRORS) as err:
-                raw = RawResult(None, "", "", 0.0, now()[0], "", f"cannot make the data "
-                                f"directory (storage={self.storage}): {err}")
-                return finish_sample(workload, self.variant, ctx, raw)
+                return self.not_started(workload, ctx, f"cannot make the data directory "
+                                        f"(storage={self.storage}): {err}")
         try:
             argv = wrap(workload.argv(len(ctx.cpus), ctx.quick,
                                       **({"data": CONTAINER_DATA_DIR} if data else {})))

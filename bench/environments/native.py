@@ -94,10 +94,9 @@ class NativeEnvironment(Environment):
             try:
                 group = OwnCgroup(f"{ctx.run_id}-{ctx.seq}", ctx.cpus)
             except OSError as err:
-                raw = RawResult(None, "", "", 0.0, started_at, "",
-                                f"cannot create the sample's cgroup: {err} (native[cgroup=own] "
-                                "needs root and a writable cgroup tree)")
-                return finish_sample(workload, self.variant, ctx, raw)
+                return self.not_started(
+                    workload, ctx, f"cannot create the sample's cgroup: {err} "
+                    "(native[cgroup=own] needs root and a writable cgroup tree)", started_at)
         try:
             return self._execute(workload, ctx, group, started_at, start, data)
         finally:
@@ -113,9 +112,8 @@ class NativeEnvironment(Environment):
         try:
             data = make_host_data_dir(ctx.run_id, ctx.seq)
         except OSError as err:
-            raw = RawResult(None, "", "", 0.0, now()[0], "",
-                            f"cannot create the data directory under {HOST_DATA_ROOT}: {err}")
-            return finish_sample(workload, self.variant, ctx, raw)
+            return self.not_started(workload, ctx, "cannot create the data directory under "
+                                    f"{HOST_DATA_ROOT}: {err}")
         try:
             return self.execute(workload, ctx, data)
         finally:
@@ -136,8 +134,7 @@ class NativeEnvironment(Environment):
                 start_new_session=True,
             )
         except (OSError, subprocess.SubprocessError) as err:
-            raw = RawResult(None, "", "", 0.0, started_at, "", f"cannot start: {err}")
-            return finish_sample(workload, self.variant, ctx, raw)
+            return self.not_started(workload, ctx, f"cannot start: {err}", started_at)
         watch = None
         try:
             watch = ProcessWatch(proc.pid, ctx.cpus, ctx.sampling, counters)

@@ -431,7 +431,7 @@ class OciEnvironment(Environment):
         try:
             proc = self._start(cid, out, err)
         except OSError as exc:
-            return RawResult(None, "", "", 0.0, started_at, "", f"cannot run runc: {exc}")
+            return RawResult.not_started(f"cannot run runc: {exc}", started_at)
         watch = error = None
         try:
             if sampling is not None:
@@ -484,9 +484,7 @@ class OciEnvironment(Environment):
             try:
                 data = make_host_data_dir(ctx.run_id, ctx.seq)
             except OSError as err:
-                raw = RawResult(None, "", "", 0.0, now()[0], "",
-                                f"cannot make the data directory: {err}")
-                return finish_sample(workload, self.variant, ctx, raw)
+                return self.not_started(workload, ctx, f"cannot make the data directory: {err}")
             if self.userns:  # the container's root is an unprivileged host user
                 os.chown(data, USERNS_HOST_ID, USERNS_HOST_ID)
         try:

@@ -116,7 +116,7 @@ def run_native(argv: list[str], cpus: tuple[int, ...], timeout: float) -> RawRes
                                 env=dict(WORKLOAD_ENV), cwd=WORKDIR, start_new_session=True,
                                 preexec_fn=lambda: os.sched_setaffinity(0, set(cpus)))
     except OSError as err:
-        return RawResult(None, "", "", 0.0, started_at, "", f"cannot start the client: {err}")
+        return RawResult.not_started(f"cannot start the client: {err}", started_at)
     error = None
     try:
         out, err = proc.communicate(timeout=timeout)
