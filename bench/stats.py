@@ -835,24 +835,26 @@ def _pvalues(pvalues: ArrayLike) -> np.ndarray:
     return p
 
 
+def _check_open(name: str, value: float, low: float, high: float, note: str = "") -> None:
+    """ValueError unless ``low < value < high``."""
+    if not low < value < high:
+        raise ValueError(f"{name} must lie in ({low:g}, {high:g}){note}, got {value}")
+
+
 def _check_level(level: float) -> None:
-    if not 0 < level < 1:
-        raise ValueError(f"level must lie in (0, 1), got {level}")
+    _check_open("level", level, 0, 1)
 
 
 def _check_alpha(alpha: float) -> None:
-    if not 0 < alpha < 0.5:
-        raise ValueError(f"alpha must lie in (0, 0.5), got {alpha}")
+    _check_open("alpha", alpha, 0, 0.5)
 
 
 def _check_power(power: float) -> None:
-    if not 0 < power < 1:
-        raise ValueError(f"power must lie in (0, 1), got {power}")
+    _check_open("power", power, 0, 1)
 
 
 def _check_margin(margin: float) -> None:
-    if not 0 < margin < 1:
-        raise ValueError(f"margin must lie in (0, 1) (a fraction: 0.02 is 2%), got {margin}")
+    _check_open("margin", margin, 0, 1, " (a fraction: 0.02 is 2%)")
 
 
 def _check_sd(sd: float) -> None:
