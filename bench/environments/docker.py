@@ -37,6 +37,7 @@ from bench.environments.base import (
     now,
     wrap,
 )
+from bench.environments.container import CONTAINER_DATA_DIR, ContainerEnvironment
 from bench.environments.kind import EnvironmentKind
 from bench.environments.native import (
     make_host_data_dir,
@@ -56,9 +57,6 @@ ENGINE_ERRORS = (docker.errors.DockerException, requests.exceptions.RequestExcep
 
 # Prints "sha256  path" for each binary found on PATH, resolved through links (``which``,
 # not ``command -v``, which answers with shell builtins such as ``true``).
-#: A disk workload's data directory ({data}) in the container, whatever the storage: in
-#: every Debian root, so it is in the writable layer (overlay) unless mounted over.
-CONTAINER_DATA_DIR = "/var/tmp"
 #: The tmpfs of docker[storage=tmpfs]: room for the fio files (256 MiB) and more.
 DATA_TMPFS_OPTIONS = "rw,nosuid,nodev,size=1g"
 
@@ -78,7 +76,7 @@ _HASH_SCRIPT = ('for b; do p=$(which "$b") && p=$(readlink -f "$p") '
                 '&& sha256sum "$p" | sed "s|^|$b |"; done; true')
 
 
-class DockerEnvironment(Environment):
+class DockerEnvironment(ContainerEnvironment):
     """Runs each sample in a new container of the benchmark image."""
 
     name = "docker"
@@ -109,10 +107,7 @@ class DockerEnvironment(Environment):
                 except docker.errors.ImageNotFound:
                     raise UserError(f"{workload.source}: image '{workload.image}' is not in the "
                                     "local engine; build or load it first") from None
-        two_role = [w.name for w in workloads if w.two_role]
-        if two_role and self.net == "none":
-            raise UserError(f"--variants: '{self.variant.id}' has no network, but "
-                            f"{', '.join(two_role)} need one (server and client)")
+        self.check_network(workloads)
         if self.net == "container":
             # The run's own network: client and server containers talk over it.
             self.client.networks.create(self.network_name, driver="bridge",
@@ -339,8 +334,7 @@ class DockerEnvironment(Environment):
                 return self.not_started(workload, ctx, f"cannot make the data directory "
                                         f"(storage={self.storage}): {err}")
         try:
-            argv = wrap(workload.argv(len(ctx.cpus), ctx.quick,
-                                      **({"data": CONTAINER_DATA_DIR} if data else {})))
+            argv = self.container_argv(workload, ctx, data)
             # overlay: the data directory is in the container's own layer, so writable.
             read_only = workload.read_only_root and not (data and self.storage == "overlay")
             raw = self._run(argv, ctx.cpus, workload.timeout, f"bench-{ctx.run_id}-{ctx.seq}",
@@ -370,8 +364,7 @@ class DockerEnvironment(Environment):
             parts = line.split()
             if len(parts) == 3:
                 found[parts[0]] = {"path": parts[2], "sha256": parts[1]}
-        return {b: found.get(b, {"path": "", "sha256": "", "error": "not found in the image"})
-                for b in binaries}
+        return self.hash_table(binaries, found)
 
     def own_image_hashes(self, workloads: list[Workload], known: set[str]
                          ) -> dict[str, dict[str, dict[str, str]]]:

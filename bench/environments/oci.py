@@ -47,7 +47,6 @@ from bench.environments import roles
 from bench.environments.base import (
     WORKDIR,
     WORKLOAD_ENV,
-    Environment,
     RawResult,
     RunSetup,
     SampleContext,
@@ -56,6 +55,7 @@ from bench.environments.base import (
     now,
     wrap,
 )
+from bench.environments.container import CONTAINER_DATA_DIR, ContainerEnvironment
 from bench.environments.kind import EnvironmentKind
 from bench.environments.native import make_host_data_dir, remove_host_data_dir, storage_record
 from bench.errors import UserError
@@ -79,8 +79,6 @@ USERNS_HOST_ID = 200000
 USERNS_SIZE = 65536
 #: /30 subnets for net=veth are taken from 10.213.0.0/16.
 VETH_NET = "10.213"
-#: A disk workload's data directory inside the container, as in docker.
-CONTAINER_DATA_DIR = "/var/tmp"
 
 #: Docker's default capabilities (moby oci/caps/defaults.go), in runc's names.
 DEFAULT_CAPS = (
@@ -199,7 +197,7 @@ def _kernel_version() -> tuple[int, int]:
     return int(parts[0]), int("".join(c for c in parts[1] if c.isdigit()) or 0)
 
 
-class OciEnvironment(Environment):
+class OciEnvironment(ContainerEnvironment):
     """Each sample: a bundle written, ``runc run`` in the foreground, the bundle removed."""
 
     name = "oci"
@@ -237,10 +235,7 @@ class OciEnvironment(Environment):
                 raise UserError(f"{workload.source}: oci variants run in the benchmark "
                                 "root filesystem, not in image "
                                 f"'{workload.image or workload.dockerfile}'")
-        two_role = [w.name for w in workloads if w.two_role]
-        if two_role and self.net == "none":
-            raise UserError(f"--variants: '{self.variant.id}' has no network, but "
-                            f"{', '.join(two_role)} need one (server and client)")
+        self.check_network(workloads)
         if self.variant.setting("seccomp") == "default":
             if not SECCOMP_PROFILE.is_file():
                 image.ensure_host_packages([SECCOMP_PACKAGE])
@@ -488,8 +483,7 @@ class OciEnvironment(Environment):
             if self.userns:  # the container's root is an unprivileged host user
                 os.chown(data, USERNS_HOST_ID, USERNS_HOST_ID)
         try:
-            argv = wrap(workload.argv(len(ctx.cpus), ctx.quick,
-                                      **({"data": CONTAINER_DATA_DIR} if data else {})))
+            argv = self.container_argv(workload, ctx, data)
             raw = self._run(argv, cid, ctx.cpus, workload.timeout, ctx.sampling, data,
                             read_only=True)
         finally:
@@ -559,8 +553,7 @@ class OciEnvironment(Environment):
                         found[binary] = {"path": "/" + str(real.relative_to(self.root)),
                                          "sha256": sha256_file(str(real))}
                         break
-        return {b: found.get(b, {"path": "", "sha256": "", "error": "not found in the image"})
-                for b in binaries}
+        return self.hash_table(binaries, found)
 
     def facts(self) -> dict[str, Any]:
         names = [n["type"] for n in self.config(["true"], "facts", (0,))["linux"]["namespaces"]]
