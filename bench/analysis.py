@@ -22,6 +22,9 @@ from bench.metrics.checks import ResourceChecks
 from bench.results import LoadedRun, Sample
 from bench.suite import Plan
 
+#: The category measured in seconds per container start, not in cost per unit of work.
+STARTUP = "startup"
+
 
 @dataclass(frozen=True)
 class Row:
@@ -49,6 +52,17 @@ class Row:
     @property
     def is_baseline(self) -> bool:
         return self.variant == self.baseline
+
+
+@dataclass(frozen=True)
+class VariantMean:
+    """One variant's overhead across the workloads compared in it: the geometric mean of
+    their overheads (METHOD §1). Start-up (seconds per container) is never averaged with
+    steady-state overheads: ``startup`` counts the start-up comparisons left out."""
+
+    overhead: float
+    workloads: int
+    startup: int
 
 
 @dataclass(frozen=True)
@@ -82,6 +96,26 @@ class Summary:
     #: Re-analysed with another margin or alpha than the run recorded: the recorded ones
     #: (``{"margin": .., "alpha": ..}``), which stay the primary analysis; None otherwise.
     post_hoc: dict[str, float] | None = None
+    #: variant -> its :class:`VariantMean` (:func:`variant_means`; none for a variant
+    #: compared on start-up alone).
+    variant_means: dict[str, VariantMean] = field(default_factory=dict)
+
+
+def variant_means(rows: Iterable[Row]) -> dict[str, VariantMean]:
+    """Per variant with a comparison, in row order: the geometric mean overhead of its
+    steady-state workloads, when it has any."""
+    compared: dict[str, list[tuple[str, float]]] = {}
+    for row in rows:
+        if row.comparison is not None:
+            compared.setdefault(row.variant, []).append((row.category,
+                                                         row.comparison.overhead))
+    means = {}
+    for variant, overheads in compared.items():
+        steady = [overhead for category, overhead in overheads if category != STARTUP]
+        if steady:
+            means[variant] = VariantMean(stats.geometric_mean_overhead(steady), len(steady),
+                                         len(overheads) - len(steady))
+    return means
 
 
 @dataclass
@@ -313,13 +347,14 @@ def summarize(loaded: LoadedRun, margin: float | None = None, alpha: float | Non
     warnings = list(loaded.warnings) + list(run.get("warnings", []))
     if run.get("status") != "complete":
         warnings.insert(0, f"run status is '{run.get('status')}': results are partial")
+    final = tuple(Row(**{**r, "warnings": tuple(r["warnings"])}) for r in rows)
     return Summary(
         run_id=run.get("run_id", loaded.folder.name),
         status=run.get("status", "unknown"),
         baseline=baseline,
         margin=margin,
         alpha=alpha,
-        rows=tuple(Row(**{**r, "warnings": tuple(r["warnings"])}) for r in rows),
+        rows=final,
         warnings=tuple(warnings),
         family_size=len(pending),
         correction=correction,
@@ -332,4 +367,5 @@ def summarize(loaded: LoadedRun, margin: float | None = None, alpha: float | Non
         facts={"host": run.get("host", {}), "engine": run.get("engine", {})},
         ladder=steps,
         fallback=fallback,
+        variant_means=variant_means(final),
     )
