@@ -8,6 +8,7 @@ a successful sample in it (pairing, METHOD.md section 1).
 
 from __future__ import annotations
 
+import functools
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -96,12 +97,16 @@ class Summary:
     #: Re-analysed with another margin or alpha than the run recorded: the recorded ones
     #: (``{"margin": .., "alpha": ..}``), which stay the primary analysis; None otherwise.
     post_hoc: dict[str, float] | None = None
-    #: variant -> its :class:`VariantMean` (:func:`variant_means`; none for a variant
-    #: compared on start-up alone).
-    variant_means: dict[str, VariantMean] = field(default_factory=dict)
+
+    @functools.cached_property
+    def variant_means(self) -> dict[str, VariantMean]:
+        """variant -> its :class:`VariantMean` (:func:`means_by_variant`; none for a variant
+        compared on start-up alone). Computed when first read (by the HTML report), so the
+        terminal summary and other formats never depend on the overheads being averageable."""
+        return means_by_variant(self.rows)
 
 
-def variant_means(rows: Iterable[Row]) -> dict[str, VariantMean]:
+def means_by_variant(rows: Iterable[Row]) -> dict[str, VariantMean]:
     """Per variant with a comparison, in row order: the geometric mean overhead of its
     steady-state workloads, when it has any."""
     compared: dict[str, list[tuple[str, float]]] = {}
@@ -347,14 +352,13 @@ def summarize(loaded: LoadedRun, margin: float | None = None, alpha: float | Non
     warnings = list(loaded.warnings) + list(run.get("warnings", []))
     if run.get("status") != "complete":
         warnings.insert(0, f"run status is '{run.get('status')}': results are partial")
-    final = tuple(Row(**{**r, "warnings": tuple(r["warnings"])}) for r in rows)
     return Summary(
         run_id=run.get("run_id", loaded.folder.name),
         status=run.get("status", "unknown"),
         baseline=baseline,
         margin=margin,
         alpha=alpha,
-        rows=final,
+        rows=tuple(Row(**{**r, "warnings": tuple(r["warnings"])}) for r in rows),
         warnings=tuple(warnings),
         family_size=len(pending),
         correction=correction,
@@ -367,5 +371,4 @@ def summarize(loaded: LoadedRun, margin: float | None = None, alpha: float | Non
         facts={"host": run.get("host", {}), "engine": run.get("engine", {})},
         ladder=steps,
         fallback=fallback,
-        variant_means=variant_means(final),
     )

@@ -320,7 +320,7 @@ def test_each_variants_geometric_mean_leaves_start_up_out(tmp_path):
     document = html.render(loaded, summary)
     assert "geometric mean (2, start-up excluded)" in document
     assert f"docker: geometric mean over 2 workload(s) {pct(mean.overhead)}" in document
-    only_startup = analysis.variant_means(r for r in summary.rows if r.category == "startup")
+    only_startup = analysis.means_by_variant(r for r in summary.rows if r.category == "startup")
     assert only_startup == {}
 
 
