@@ -15,8 +15,8 @@ def load(run: str | PathLike[str]) -> pd.DataFrame:
     """A saved run folder as a pandas DataFrame, one row per sample.
 
     Imported lazily so that ``import bench`` (and the CLI) does not pay for pandas.
-    See :func:`bench.report.export.samples_frame` for the columns.
+    See :func:`bench.tidy.samples_frame` for the columns.
     """
-    from bench.report.export import load as _load
+    from bench.tidy import load as _load
 
     return _load(run)

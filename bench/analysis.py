@@ -8,6 +8,7 @@ a successful sample in it (pairing, METHOD.md section 1).
 
 from __future__ import annotations
 
+import functools
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -21,6 +22,9 @@ from bench.ladder import analyse as analyse_ladder
 from bench.metrics.checks import ResourceChecks
 from bench.results import LoadedRun, Sample
 from bench.suite import Plan
+
+#: The category measured in seconds per container start, not in cost per unit of work.
+STARTUP = "startup"
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,17 @@ class Row:
     @property
     def is_baseline(self) -> bool:
         return self.variant == self.baseline
+
+
+@dataclass(frozen=True)
+class VariantMean:
+    """One variant's overhead across the workloads compared in it: the geometric mean of
+    their overheads (METHOD §1). Start-up (seconds per container) is never averaged with
+    steady-state overheads: ``startup`` counts the start-up comparisons left out."""
+
+    overhead: float
+    workloads: int
+    startup: int
 
 
 @dataclass(frozen=True)
@@ -82,6 +97,30 @@ class Summary:
     #: Re-analysed with another margin or alpha than the run recorded: the recorded ones
     #: (``{"margin": .., "alpha": ..}``), which stay the primary analysis; None otherwise.
     post_hoc: dict[str, float] | None = None
+
+    @functools.cached_property
+    def variant_means(self) -> dict[str, VariantMean]:
+        """variant -> its :class:`VariantMean` (:func:`means_by_variant`; none for a variant
+        compared on start-up alone). Computed when first read (by the HTML report), so the
+        terminal summary and other formats never depend on the overheads being averageable."""
+        return means_by_variant(self.rows)
+
+
+def means_by_variant(rows: Iterable[Row]) -> dict[str, VariantMean]:
+    """Per variant with a comparison, in row order: the geometric mean overhead of its
+    steady-state workloads, when it has any."""
+    compared: dict[str, list[tuple[str, float]]] = {}
+    for row in rows:
+        if row.comparison is not None:
+            compared.setdefault(row.variant, []).append((row.category,
+                                                         row.comparison.overhead))
+    means = {}
+    for variant, overheads in compared.items():
+        steady = [overhead for category, overhead in overheads if category != STARTUP]
+        if steady:
+            means[variant] = VariantMean(stats.geometric_mean_overhead(steady), len(steady),
+                                         len(overheads) - len(steady))
+    return means
 
 
 @dataclass

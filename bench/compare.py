@@ -37,6 +37,7 @@ from scipy import special
 
 from bench import pairing, stats
 from bench.errors import UsageError
+from bench.report.text import interval, margin_text, pct_or_dash
 from bench.results import LoadedRun, Sample
 from bench.stats import Interval
 
@@ -295,8 +296,8 @@ def compare_runs(a: LoadedRun, b: LoadedRun, *, allow_different_hosts: bool = Fa
     if margin is None:
         margin = ra.margin
         if not math.isclose(ra.margin, rb.margin):
-            warnings.append(f"the runs planned different margins (A \u00b1{ra.margin * 100:g}%,"
-                            f" B \u00b1{rb.margin * 100:g}%); using A's")
+            warnings.append(f"the runs planned different margins (A {margin_text(ra.margin)}, "
+                            f"B {margin_text(rb.margin)}); using A's")
     alpha = ra.alpha if alpha is None else alpha
     if ra.baseline != rb.baseline:
         warnings.append(f"baselines differ (A: {ra.baseline}, B: {rb.baseline}); each run's "
@@ -379,26 +380,15 @@ def _paired(variant: dict[int, float], baseline: dict[int, float]) -> np.ndarray
 # ------------------------------------------------------------------------------ text
 
 
-def pct(value: float | None) -> str:
-    return "-" if value is None or not math.isfinite(value) else f"{value * 100:+.1f}%"
-
-
-def interval_text(ci: Interval) -> str:
-    def end(v: float) -> str:
-        return f"{v * 100:.1f}" if math.isfinite(v) else ("+inf" if v > 0 else "-inf")
-
-    return f"[{end(ci.lo)}, {end(ci.hi)}]"
-
-
 def change_text(c: Change | None) -> str:
     """``+3.1% [1.2, 5.0] regressed``."""
-    return "-" if c is None else f"{pct(c.estimate)} {interval_text(c.ci95)} {c.verdict}"
+    return "-" if c is None else f"{pct_or_dash(c.estimate)} {interval(c.ci95)} {c.verdict}"
 
 
 def _counts(changes: Sequence[tuple[ChangeRow, Change]]) -> str:
     by: dict[str, list[str]] = defaultdict(list)
     for row, c in changes:
-        by[c.verdict].append(f"{row.workload} {row.variant} {pct(c.estimate)}")
+        by[c.verdict].append(f"{row.workload} {row.variant} {pct_or_dash(c.estimate)}")
     parts = []
     for verdict in CHANGE_VERDICTS:
         items = by.get(verdict, [])
@@ -423,7 +413,7 @@ def headline(result: RunComparison) -> str:
     """One sentence: what changed from run A to run B."""
     overhead = [(r, r.overhead) for r in result.rows if r.overhead is not None]
     performance = [(r, r.performance) for r in result.rows if r.performance is not None]
-    text = (f"run {result.run_b} vs {result.run_a} (margin \u00b1{result.margin * 100:g}%): "
+    text = (f"run {result.run_b} vs {result.run_a} (margin {margin_text(result.margin)}): "
             f"overhead {_counts(overhead) if overhead else 'not comparable'}; "
             f"raw performance {_counts(performance) if performance else 'not comparable'}")
     if result.different_hosts:
@@ -442,8 +432,8 @@ def summary_tables(result: RunComparison) -> list:  # list[rich.table.Table]
     def verdict(c: Change | None) -> tuple[str, Text]:
         if c is None:
             return "-", Text("")
-        return f"{pct(c.estimate)} {interval_text(c.ci95)}", Text(c.verdict,
-                                                                 style=style.get(c.verdict, ""))
+        return (f"{pct_or_dash(c.estimate)} {interval(c.ci95)}",
+                Text(c.verdict, style=style.get(c.verdict, "")))
 
     performance = Table(title=Text(
         f"raw performance, run B {result.run_b} vs run A {result.run_a}: change in cost per "
@@ -461,8 +451,8 @@ def summary_tables(result: RunComparison) -> list:  # list[rich.table.Table]
         performance.add_row(Text(row.workload), Text(row.variant), _number(row.median_a),
                             _number(row.median_b), Text(row.unit), *verdict(row.performance))
         if not row.is_baseline:
-            overhead.add_row(Text(row.workload), Text(row.variant), pct(row.overhead_a),
-                             pct(row.overhead_b), *verdict(row.overhead))
+            overhead.add_row(Text(row.workload), Text(row.variant), pct_or_dash(row.overhead_a),
+                             pct_or_dash(row.overhead_b), *verdict(row.overhead))
     return [performance, overhead] if overhead.row_count else [performance]
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from bench import engine, suite
 from bench.errors import UserError
+from bench.report.text import fallback_text
 from bench.suite import Plan, Variant
 
 ENGINE_UP = Path(__file__).resolve().parent.parent / "scripts" / "engine-up.sh"
@@ -147,16 +148,6 @@ def resolve(plan: Plan, connect: Callable[[], Any] = engine.connect,
                       "environment": "oci", "mapping": mapping, "differences": differences}
 
 
-def banner(record: dict[str, Any]) -> str:
-    """The line that opens the summary and the report of a fallback run."""
-    pairs = ", ".join(f"{a} -> {b}" for a, b in record.get("mapping", {}).items())
-    reason = record.get("reason") or "no container engine answered"
-    text = (f"{reason[:1].upper()}{reason[1:]}: the Docker variants ran in the daemonless "
-            f"OCI environment (runc) instead")
-    if pairs:
-        text += f", as the closest oci variants: {pairs}"
-    differences = record.get("differences") or {}
-    if differences:
-        text += ". Not the same: " + "; ".join(
-            f"{variant}: {', '.join(items)}" for variant, items in differences.items())
-    return text
+#: The line that opens the summary and the report of a fallback run; the reports word it
+#: (``bench.report.text``), the run prints it before measuring.
+banner = fallback_text

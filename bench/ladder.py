@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench import families, pairing, stats
+from bench.report.text import interval, pct
 from bench.suite import LADDER
 
 #: What each known rung adds, by variant id.
@@ -201,14 +202,14 @@ def attribution(workload: str, total: float | None, steps: Sequence[Step]) -> st
     """One line: the total, then each step with overhead (or faster) with its interval and
     share of the total, then how the other steps came out."""
     head = f"{workload}: " + ("total not estimable" if total is None
-                              else f"{_pct(total)} total")
+                              else f"{pct(total)} total")
     claims = ("overhead", "faster")
     decided = [s for s in steps if s.verdict in claims]
     parts = []
     for s in sorted(decided, key=lambda s: -abs(s.comparison.overhead)):  # type: ignore[union-attr]
         c = s.comparison
         assert c is not None
-        text = f"{_pct(c.overhead)} {_interval(c)} at '{s.adds}'"
+        text = f"{pct(c.overhead)} {interval(c.ci95)} at '{s.adds}'"
         if s.verdict == "faster":
             text += " (faster)"
         elif s.share is not None:
@@ -265,14 +266,3 @@ def _settings(variant: str) -> tuple[str, dict[str, str]]:
         key, _, value = part.partition("=")
         settings[key.strip()] = value.strip()
     return env, settings
-
-
-def _pct(value: float) -> str:
-    return f"{value * 100:+.1f}%"
-
-
-def _interval(c: stats.Comparison) -> str:
-    def end(v: float) -> str:
-        return f"{v * 100:.1f}" if math.isfinite(v) else ("+inf" if v > 0 else "-inf")
-
-    return f"[{end(c.ci95.lo)}, {end(c.ci95.hi)}]"

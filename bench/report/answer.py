@@ -1,5 +1,7 @@
-"""The answer first: one sentence per category from the primary comparisons, and what an
-undecided comparison would need, in minutes and in the margin this host can resolve.
+"""The answer first: one sentence per category from the primary comparisons, what an
+undecided comparison would need, in minutes and in the margin this host can resolve, and
+the notes every format says with it (what native was, the contamination guard, the
+fallback banner, the warnings).
 
 Start-up is a different quantity from steady-state overhead (seconds per container, not
 cost per unit of work), so it is said in seconds and kept out of every geometric mean.
@@ -11,9 +13,9 @@ import math
 from dataclasses import dataclass
 
 from bench import stats
-from bench.analysis import Row, Summary
+from bench.analysis import STARTUP, Row, Summary
+from bench.report.text import fallback_text, margin_text, pct
 
-STARTUP = "startup"
 CATEGORY_NAMES = {"cpu": "CPU", "memory": "memory", "syscalls": "syscalls", "disk": "disk",
                   "network": "network", "app": "app", "startup": "start-up"}
 
@@ -26,10 +28,6 @@ class CategoryAnswer:
     verdict: str  # equivalent | overhead | faster | inconclusive | mixed
     text: str  # what follows the category's name: "no overhead beyond +/-2%"
     rows: tuple[Row, ...]
-
-
-def pct(value: float) -> str:
-    return f"{value * 100:+.1f}%"
 
 
 def _primary_rows(summary: Summary) -> list[Row]:
@@ -51,9 +49,8 @@ def category_answers(summary: Summary) -> list[CategoryAnswer]:
 
 
 def _category_text(summary: Summary, category: str, rows: list[Row], verdict: str) -> str:
-    margin = f"\u00b1{summary.margin * 100:g}%"
     if verdict == "equivalent":
-        return f"no overhead beyond {margin}"
+        return f"no overhead beyond {margin_text(summary.margin)}"
     if verdict == "mixed":
         return "; ".join(f"{r.workload.split('.', 1)[-1]} {_row_text(summary, r)}"
                          for r in rows)
@@ -72,7 +69,7 @@ def _row_text(summary: Summary, row: Row) -> str:
     c = row.comparison
     assert c is not None
     if c.verdict == "equivalent":
-        return f"no overhead beyond \u00b1{summary.margin * 100:g}%"
+        return f"no overhead beyond {margin_text(summary.margin)}"
     if c.verdict == "inconclusive":
         return f"undecided ({undecided_text(summary, row)})"
     if row.category == STARTUP:
@@ -117,8 +114,8 @@ def post_hoc_label(summary: Summary) -> str:
     if summary.post_hoc is None:
         return ""
     rec = summary.post_hoc
-    return (f"POST HOC (margin \u00b1{summary.margin * 100:g}%, alpha {summary.alpha:g}; "
-            f"recorded before the run: \u00b1{rec['margin'] * 100:g}%, "
+    return (f"POST HOC (margin {margin_text(summary.margin)}, alpha {summary.alpha:g}; "
+            f"recorded before the run: {margin_text(rec['margin'])}, "
             f"alpha {rec['alpha']:g}): ")
 
 
@@ -164,10 +161,26 @@ def undecided_text(summary: Summary, row: Row) -> str:
     if not math.isfinite(resolves):
         return f"cannot be resolved in {span} on this host"
     return (f"this host resolves \u00b1{resolves * 100:.1f}% for {row.category} workloads "
-            f"in {span}, not \u00b1{summary.margin * 100:g}%")
+            f"in {span}, not {margin_text(summary.margin)}")
 
 
 def _minutes(value: float) -> str:
     if value < 1:
         return f"{max(1, round(value * 60))} s"
     return f"{value:.0f} min" if value >= 10 else f"{value:.1f} min"
+
+
+def fallback_banner(summary: Summary) -> str | None:
+    """What the run measured instead of Docker when no engine was usable, in the words
+    ``bench run`` said it before measuring (say it first); None when Docker ran."""
+    if summary.fallback is None:
+        return None
+    return fallback_text(summary.fallback).rstrip(": ")
+
+
+def warning_lines(summary: Summary) -> list[str]:
+    """Run-level warnings, then each row's, prefixed with where they apply."""
+    lines = list(summary.warnings)
+    for row in summary.rows:
+        lines.extend(f"{row.workload} {row.variant}: {w}" for w in row.warnings)
+    return lines

@@ -6,15 +6,29 @@ or inject HTML into the page that renders the markdown.
 
 from __future__ import annotations
 
-import math
 import re
 import shlex
 from typing import TYPE_CHECKING, Any
 
 from bench.analysis import Summary
-from bench.report.answer import headline, native_note, pct, retake_note, undecided_text
+from bench.report.answer import (
+    fallback_banner,
+    headline,
+    native_note,
+    retake_note,
+    undecided_text,
+    warning_lines,
+)
 from bench.report.export import baseline_medians, correction_text, ladder_correction_text
-from bench.report.terminal import decision_text, fallback_banner, warning_lines
+from bench.report.text import (
+    ci95,
+    decision_text,
+    interval,
+    margin_text,
+    number,
+    pct,
+    pct_or_dash,
+)
 from bench.results import LoadedRun
 
 if TYPE_CHECKING:
@@ -29,19 +43,6 @@ def cell(value: Any) -> str:
     text = " ".join(str(value).split())
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return _SPECIAL.sub(r"\\\1", text)
-
-
-def number(value: float | None) -> str:
-    if value is None or not math.isfinite(value):
-        return "-"
-    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.4g}"
-
-
-def interval(lo: float, hi: float) -> str:
-    def end(v: float) -> str:
-        return f"{v * 100:.1f}" if math.isfinite(v) else ("+inf" if v > 0 else "-inf")
-
-    return f"[{end(lo)}, {end(hi)}]"
 
 
 def table(header: list[str], rows: list[list[str]], right: set[int] | None = None) -> list[str]:
@@ -73,9 +74,7 @@ def render(loaded: LoadedRun, summary: Summary) -> str:
         if r.is_baseline:
             continue
         c = r.comparison
-        plain = None if c is None else (c.plain95 or c.ci95)
-        estimate = "-" if c is None or plain is None else (
-            f"{pct(c.overhead)} {interval(plain.lo, plain.hi)}")
+        estimate = "-" if c is None else f"{pct(c.overhead)} {ci95(c)}"
         verdict = "no comparison" if c is None else f"{c.verdict} ({decision_text(c)})"
         if c is not None and c.verdict == "inconclusive":
             verdict += f"; {undecided_text(summary, r)}"
@@ -92,7 +91,7 @@ def render(loaded: LoadedRun, summary: Summary) -> str:
               "per event); 95% interval: BCa bootstrap over blocks hulled with the t interval, "
               "unadjusted; the verdict's own interval, at its family's adjusted level, in the "
               f"verdict column; equivalent when that interval lies within "
-              f"\u00b1{summary.margin * 100:g}% "
+              f"{margin_text(summary.margin)} "
               f"(TOST); {cell(correction_text(summary))} at alpha "
               f"{summary.alpha:g}; seed {cell(plan.get('seed', '?'))}, "
               f"{cell(plan.get('blocks', '?'))} blocks."]
@@ -144,8 +143,7 @@ def _ladder(summary: Summary) -> list[str]:
         for step in climb.steps:
             c = step.comparison
             rows.append(["", cell(step.rung), cell(step.adds),
-                         "-" if c is None else f"{pct(c.overhead)} "
-                                               f"{interval(c.ci95.lo, c.ci95.hi)}",
+                         "-" if c is None else f"{pct(c.overhead)} {interval(c.ci95)}",
                          "no comparison" if c is None else f"**{cell(c.verdict)}**",
                          "-" if step.cumulative is None else pct(step.cumulative)])
     lines += ["", *table(["workload", "rung", "adds", "added overhead [95% CI]", "verdict",
@@ -158,7 +156,8 @@ def _ladder(summary: Summary) -> list[str]:
 
 def compare(result: RunComparison) -> str:
     """A run-to-run comparison (``bench compare``) as markdown."""
-    from bench.compare import change_text, fact_lines, headline, pct, warning_lines
+    from bench.compare import change_text, fact_lines, headline
+    from bench.compare import warning_lines as change_warnings
 
     lines = [f"## Run {cell(result.run_b)} vs run {cell(result.run_a)}", ""]
     if result.different_hosts:
@@ -166,8 +165,8 @@ def compare(result: RunComparison) -> str:
                   "(compared with --allow-different-hosts).", ""]
     lines += [f"**{cell(headline(result))}**", ""]
     rows = [[cell(r.workload), cell(r.variant), number(r.median_a), number(r.median_b),
-             cell(r.unit), cell(change_text(r.performance)), pct(r.overhead_a),
-             pct(r.overhead_b),
+             cell(r.unit), cell(change_text(r.performance)), pct_or_dash(r.overhead_a),
+             pct_or_dash(r.overhead_b),
              "baseline" if r.is_baseline else cell(change_text(r.overhead))]
             for r in result.rows]
     lines += table(["workload", "variant", "median A", "median B", "unit",
@@ -176,9 +175,9 @@ def compare(result: RunComparison) -> str:
     lines += ["", "Change = cost per unit of work in run B relative to run A (+3% = B is 3% "
               "slower, or carries 3% more overhead); two-sample bootstrap over blocks hulled "
               f"with the Welch t interval; unchanged when the 90% interval lies within "
-              f"\u00b1{result.margin * 100:g}%; Holm over {result.family_size} changes at alpha "
+              f"{margin_text(result.margin)}; Holm over {result.family_size} changes at alpha "
               f"{result.alpha:g}."]
-    warnings = warning_lines(result)
+    warnings = change_warnings(result)
     if warnings:
         lines += ["", "### Warnings", ""] + [f"- {cell(w)}" for w in warnings]
     facts = fact_lines(result)

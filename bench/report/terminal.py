@@ -1,68 +1,21 @@
-"""The terminal summary: verdict strings and the per-variant table (rich renderables), the
-fallback banner and, for ladder runs, the per-step table and attribution lines."""
+"""The terminal summary: the per-variant table (rich renderables), verdict lines and, for
+ladder runs, the per-step table and attribution lines. Their words are shared with every
+report (``bench.report.text``, ``bench.report.answer``); the CLI reads the fallback banner
+and the warning lines from here too."""
 
 from __future__ import annotations
 
 from rich.table import Table
 from rich.text import Text
 
-from bench import fallback
 from bench.analysis import Row, Summary
-from bench.report.answer import pct, undecided_text
-from bench.stats import Comparison
+from bench.report.answer import fallback_banner as fallback_banner
+from bench.report.answer import undecided_text
+from bench.report.answer import warning_lines as warning_lines
+from bench.report.text import ci95, pct, verdict_text
 
 VERDICT_STYLE = {"equivalent": "green", "overhead": "red", "faster": "cyan",
                  "inconclusive": "yellow"}
-
-
-def more_blocks(count: int) -> str:
-    """``1 more block``, ``14 more blocks``."""
-    return f"{count} more block{'' if count == 1 else 's'}"
-
-
-def interval_text(comparison: Comparison) -> str:
-    """The plain 95% interval (no multiplicity adjustment): what "95% CI" means."""
-    ci = comparison.plain95 or comparison.ci95
-    return f"[{ci.lo * 100:.1f}, {ci.hi * 100:.1f}]"
-
-
-def decision_text(comparison: Comparison) -> str:
-    """The interval the verdict used, at its adjusted level: ``99.6% [-0.9, 1.4]``."""
-    ci = comparison.ci95 if comparison.verdict != "equivalent" else comparison.ci90
-    return f"{_level(ci.level)} [{ci.lo * 100:.1f}, {ci.hi * 100:.1f}]"
-
-
-def _level(level: float) -> str:
-    text = f"{level * 100:.2f}".rstrip("0").rstrip(".")
-    return f"{text}%"
-
-
-def verdict_text(comparison: Comparison, undecided: str | None = None) -> str:
-    """``overhead +24.8% [23.9, 25.7]``, ``equivalent -0.3% [-0.9, 0.4] within +/-2%``,
-    ``inconclusive: about 2.5 min more of this workload (...)``. The bracket is the 95% CI;
-    the interval the verdict used, at its adjusted level, follows when it differs."""
-    verdict = comparison.verdict
-    estimate = f"{pct(comparison.overhead)} {interval_text(comparison)}"
-    level = (comparison.ci90 if verdict == "equivalent" else comparison.ci95).level
-    decided_on = "" if abs(level - (0.90 if verdict == "equivalent" else 0.95)) < 1e-9 \
-        else f"; decided on the {decision_text(comparison)} interval"
-    if verdict == "equivalent":
-        text = f"equivalent {estimate} within +/-{comparison.margin * 100:g}%"
-        text += " (significant but small)" if comparison.significant else ""
-        return text + decided_on
-    if verdict == "inconclusive":
-        more = comparison.blocks_to_decide
-        hint = undecided or (f"about {more_blocks(more)}" if more else "more blocks needed")
-        return f"inconclusive: {hint} ({estimate}{decided_on})"
-    return f"{verdict} {estimate}{decided_on}"
-
-
-def fallback_banner(summary: Summary) -> str | None:
-    """What the run measured instead of Docker when no engine was usable, in the words
-    ``bench run`` said it before measuring (say it first); None when Docker ran."""
-    if summary.fallback is None:
-        return None
-    return fallback.banner(summary.fallback).rstrip(": ")
 
 
 def _value(value: float | None) -> str:
@@ -85,20 +38,12 @@ def summary_table(summary: Summary) -> Table:
             overhead = "baseline" if row.is_baseline else "-"
             verdict = Text("")
         else:
-            overhead = f"{pct(comparison.overhead)} {interval_text(comparison)}"
+            overhead = f"{pct(comparison.overhead)} {ci95(comparison, bare=True)}"
             verdict = Text(comparison.verdict, style=VERDICT_STYLE.get(comparison.verdict, ""))
         blocks = f"{row.n_ok}" + (f" ({row.n_failed} failed)" if row.n_failed else "")
         table.add_row(Text(row.workload), Text(row.variant), blocks, _value(row.median),
                       Text(row.unit), overhead, verdict)
     return table
-
-
-def warning_lines(summary: Summary) -> list[str]:
-    """Run-level warnings, then each row's, prefixed with where they apply."""
-    lines = list(summary.warnings)
-    for row in summary.rows:
-        lines.extend(f"{row.workload} {row.variant}: {w}" for w in row.warnings)
-    return lines
 
 
 def family_text(summary: Summary) -> str:
@@ -139,7 +84,7 @@ def ladder_table(summary: Summary) -> Table | None:
                       pct(0.0))
         for step in climb.steps:
             c = step.comparison
-            added = "-" if c is None else f"{pct(c.overhead)} {interval_text(c)}"
+            added = "-" if c is None else f"{pct(c.overhead)} {ci95(c, bare=True)}"
             verdict = (Text("no comparison") if c is None
                        else Text(c.verdict, style=VERDICT_STYLE.get(c.verdict, "")))
             table.add_row("", Text(step.rung), Text(step.adds), added, verdict,

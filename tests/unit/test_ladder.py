@@ -17,7 +17,7 @@ import pytest
 from rich.console import Console
 
 from bench import analysis, fallback, ladder, results, runner, stats, suite
-from bench.report import answer, export, html, markdown, terminal
+from bench.report import answer, export, html, markdown, svg, terminal
 from tests.conftest import fake_workload
 from tests.unit.test_report import make_run
 
@@ -251,10 +251,11 @@ def test_reports_show_the_ladder(fake_ladder):
     section = section[:section.index("</section>")]
     assert 'href="#ladder"' in document
     for w in summary.ladder.workloads:
-        assert html._e(w.attribution) in section
+        assert svg.escape(w.attribution) in section
         for step in w.steps:
             c = step.comparison
-            assert (f'data-rung="{html._e(step.rung)}" data-previous="{html._e(step.previous)}" '
+            assert (f'data-rung="{svg.escape(step.rung)}" '
+                    f'data-previous="{svg.escape(step.previous)}" '
                     f'data-verdict="{c.verdict}" data-cumulative="{step.cumulative!r}" '
                     f'data-overhead="{c.overhead!r}" data-ci-lo="{c.ci95.lo!r}" '
                     f'data-ci-hi="{c.ci95.hi!r}"') in section
@@ -305,7 +306,7 @@ def test_the_fallback_banner_comes_first_in_every_report(tmp_path):
         "docker -> oci[userns=on,net=veth,seccomp=default], "
         "docker[net=host] -> oci[userns=on,seccomp=default]")
     document = html.render(loaded, summary)
-    assert f'<p class="fallback" id="fallback" role="note">{html._e(banner)}</p>' in document
+    assert f'<p class="fallback" id="fallback" role="note">{svg.escape(banner)}</p>' in document
     assert document.index('id="fallback"') < document.index('id="headline"')
     assert "<denied>" not in document
     md = markdown.render(loaded, summary)
@@ -341,7 +342,7 @@ def test_ladder_reports_escape_every_string(tmp_path):
     lowered = document.lower()
     assert "<script" not in lowered and "<img" not in lowered
     assert "<b>" not in document and "<i>" not in document
-    assert html._e(summary.ladder.workloads[0].attribution) in document
+    assert svg.escape(summary.ladder.workloads[0].attribution) in document
     md = markdown.render(loaded, summary)
     assert "<script>" not in md and "<b>" not in md and "<img" not in md
     assert "x=&lt;i&gt;\\|" in md  # a pipe in a rung cannot split the ladder table

@@ -24,10 +24,10 @@ import pandas as pd
 import pytest
 
 import bench
-from bench import analysis, cli, results
-from bench.report import export, formats, html, markdown
+from bench import analysis, cli, results, stats
+from bench.report import export, formats, html, markdown, series, svg
 from bench.report.answer import headline, pct
-from bench.report.terminal import more_blocks
+from bench.report.text import more_blocks
 from bench.results import RunStore, Sample
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "results" / "example"
@@ -184,7 +184,7 @@ def test_example_html_has_every_section(example):
     for anchor in ("answer", "summary", "mechanism", "workloads", "resources", "failures",
                    "warnings", "environment", "methods"):
         assert f'id="{anchor}"' in document
-    assert html._e(headline(summary)) in document
+    assert svg.escape(headline(summary)) in document
     assert loaded.run["host"]["cpu_model"] in document
     assert loaded.run["binaries"]["native"]["sysbench"]["sha256"] in document
     differing = [name for name, info in loaded.run["binaries"]["native"].items()
@@ -244,7 +244,7 @@ def test_every_string_is_escaped(tmp_path):
     document = outputs["html"]
     assert "<script" not in document.lower()
     assert "<img" not in document.lower() and "<b>" not in document
-    assert html._e(hostile) in document
+    assert svg.escape(hostile) in document
     assert "&lt;img src=x onerror=alert(2)&gt;" in document
     md = outputs["md"]
     assert "<script>" not in md and "&lt;script&gt;" in md
@@ -304,12 +304,32 @@ def test_baseline_only_and_empty_runs_still_render(tmp_path):
     assert pd.read_csv(io.StringIO(outputs["csv"])).empty
 
 
+def test_each_variants_geometric_mean_leaves_start_up_out(tmp_path):
+    folder = make_run(tmp_path, workloads=("cpu.a", "startup.s", "memory.m"),
+                      variants=("native", "docker", "docker[net=host]"),
+                      effects={"docker": 1.05, ("memory.m", "docker"): 1.2,
+                               ("startup.s", "docker"): 3.0})
+    loaded = results.load_run(folder)
+    summary = analysis.summarize(loaded)
+    compared = [r for r in summary.rows if r.variant == "docker"]
+    steady = [r.comparison.overhead for r in compared if r.category != "startup"]
+    mean = summary.variant_means["docker"]
+    assert (mean.workloads, mean.startup) == (2, 1)
+    assert mean.overhead == stats.geometric_mean_overhead(steady)
+    assert math.isclose(mean.overhead, math.sqrt(1.05 * 1.2) - 1, abs_tol=0.01)
+    document = html.render(loaded, summary)
+    assert "geometric mean (2, start-up excluded)" in document
+    assert f"docker: geometric mean over 2 workload(s) {pct(mean.overhead)}" in document
+    only_startup = analysis.means_by_variant(r for r in summary.rows if r.category == "startup")
+    assert only_startup == {}
+
+
 def test_long_runs_are_binned_and_the_caption_says_so(tmp_path):
-    folder = make_run(tmp_path, blocks=html.MAX_POINTS + 50, warmup=0, bulk=True)
+    folder = make_run(tmp_path, blocks=series.MAX_POINTS + 50, warmup=0, bulk=True)
     _, _, outputs = render_all(folder)
     document = outputs["html"]
-    assert (f"Sample plots show {html.MAX_POINTS} evenly spaced blocks of "
-            f"{html.MAX_POINTS + 50}") in document
+    assert (f"Sample plots show {series.MAX_POINTS} evenly spaced blocks of "
+            f"{series.MAX_POINTS + 50}") in document
     assert "each timeline point is the median of a bin" in document
 
 
@@ -337,12 +357,12 @@ def test_non_finite_numbers_become_null():
 @pytest.mark.parametrize(("lo", "hi"), [(0.0, 1.0), (-0.037, 0.052), (930.0, 1021.0),
                                         (12_000.0, 13_500.0), (-1.0, -0.5)])
 def test_ticks_are_round_and_cover_the_range(lo, hi):
-    values, step = html.ticks(lo, hi)
+    values, step = svg.ticks(lo, hi)
     assert 3 <= len(values) <= 11
     assert all(lo - 1e-9 <= v <= hi + 1e-9 for v in values)
     mantissa = step / 10 ** math.floor(math.log10(step))
     assert round(mantissa, 6) in (1, 2, 2.5, 5)
-    labels = [html._tick_label(v, step) for v in values]
+    labels = [svg.tick_label(v, step) for v in values]
     assert len(set(labels)) == len(labels)
 
 
@@ -400,7 +420,7 @@ def test_bench_run_ends_with_the_report_path(tmp_path):
 
 @pytest.mark.parametrize(("lo", "hi"), [(-1.5, 4.5), (-0.5, 2.5), (-0.5, 1249.5)])
 def test_block_axes_tick_whole_blocks(lo, hi):
-    values, step = html.ticks(lo, hi, 8, integer=True)
+    values, step = svg.ticks(lo, hi, 8, integer=True)
     assert step >= 1 and all(float(v).is_integer() for v in values)
 
 
