@@ -6,8 +6,10 @@ from dataclasses import dataclass
 
 import psutil
 
-from bench import engine, facts, image, suite, tune
+from bench import engine, facts, image, tune
+from bench.cpulist import default_cpus, format_cpus
 from bench.errors import UserError
+from bench.workloads import image_packages
 
 NOISE_THRESHOLD = 10.0  # percent busy on a measured CPU with nothing of ours running
 
@@ -30,7 +32,7 @@ def _engine_checks() -> list[Check]:
                     f"{info['api_version']}), storage {info['storage_driver']}, cgroup "
                     f"{info['cgroup_version']}, userland proxy "
                     f"{'on' if info['userland_proxy']['enabled'] else 'off'}")]
-    packages = suite.image_packages()
+    packages = image_packages()
     recipe: image.Recipe | None = None
     try:
         recipe = image.recipe_for(packages)
@@ -79,7 +81,7 @@ def _host_checks() -> list[Check]:
                             "disable SMT"))
     else:
         checks.append(Check("smt", "ok", f"SMT {smt}"))
-    cpus = suite.default_cpus()
+    cpus = default_cpus()
     busy = psutil.cpu_percent(interval=1.0, percpu=True)
     noisy = {c: busy[c] for c in cpus if c < len(busy) and busy[c] > NOISE_THRESHOLD}
     if noisy:
@@ -87,7 +89,7 @@ def _host_checks() -> list[Check]:
         checks.append(Check("noise", "warn", f"measured CPUs busy before any run: {detail}",
                             "stop other work on these CPUs or choose others with --cpus"))
     else:
-        checks.append(Check("noise", "ok", f"measured CPUs {suite.format_cpus(cpus)} idle "
+        checks.append(Check("noise", "ok", f"measured CPUs {format_cpus(cpus)} idle "
                             f"(<{NOISE_THRESHOLD:g}% over 1 s)"))
     checks.append(Check("cgroups", "ok", facts.cgroup_version()))
     virt = facts.virtualization()
@@ -121,7 +123,7 @@ def _oci_checks() -> list[Check]:
     else:
         checks.append(Check("oci", "ok", f"{oci.runtime_version(runc)} for oci variants"))
     try:
-        recipe = image.recipe_for(suite.image_packages())
+        recipe = image.recipe_for(image_packages())
     except UserError:
         recipe = None
     if recipe is not None:

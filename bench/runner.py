@@ -17,13 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from bench import engine, environments, facts, image, metrics, schedule, signals, suite
+from bench import engine, environments, facts, image, metrics, schedule, signals
 from bench.diagnostics import Diagnostic
 from bench.environments.base import SampleContext
 from bench.errors import UsageError, UserError
 from bench.guard import StealLevels
+from bench.plan import Plan
 from bench.results import RunStore, Sample, load_run
-from bench.suite import Plan
+from bench.workloads import Workload, image_packages
 
 
 class Reporter(Protocol):
@@ -249,10 +250,10 @@ def _stop_everything(plan: Plan, rest: list[schedule.Step], stopped: dict[str, A
 
 
 def _build_user_images(plan: Plan, client: Any, base: str, run_doc: dict[str, Any],
-                       reporter: Reporter) -> dict[str, suite.Workload]:
+                       reporter: Reporter) -> dict[str, Workload]:
     """Workloads with a ``dockerfile``, with ``image`` set to the image built for them
     FROM the benchmark image; the tags go into run.json (``user_images``)."""
-    built: dict[str, suite.Workload] = {}
+    built: dict[str, Workload] = {}
     for workload in plan.workloads:
         if not workload.dockerfile:
             continue
@@ -286,14 +287,14 @@ def _measure(plan: Plan, store: RunStore, run_doc: dict[str, Any], steps: list[s
     client = None
     try:
         image_tag = recipe = None
-        resolved: dict[str, suite.Workload] = {}  # workloads with the image built for them
+        resolved: dict[str, Workload] = {}  # workloads with the image built for them
         if any(v.env == "docker" for v in plan.variants):
             reporter.stage("connecting to the Docker engine")
             client = connect()
             run_doc["engine"] = engine.engine_facts(client)
             # A resumed run may find containers of its own from before an engine restart.
             engine.remove_leftovers(client, store.run_id)
-            packages = suite.image_packages(plan.workloads)
+            packages = image_packages(plan.workloads)
             recipe, built = image.ensure_image(client, packages, progress=reporter.stage)
             image_tag = recipe.tag
             reporter.stage(f"image {image_tag} {'built' if built else 'present (cached)'}")
@@ -311,7 +312,7 @@ def _measure(plan: Plan, store: RunStore, run_doc: dict[str, Any], steps: list[s
         podman_client = podman_tag = None
         if any(v.env in ("oci", "podman") for v in plan.variants):
             if recipe is None:
-                packages = suite.image_packages(plan.workloads)
+                packages = image_packages(plan.workloads)
                 image.ensure_host_packages(packages, reporter.stage)
                 recipe = image.recipe_for(packages)
                 run_doc["image"] = recipe.to_dict()

@@ -1,7 +1,7 @@
 """Environments: where samples run, all behind one interface (see base.py).
 
 The settings each environment accepts are declared with the variants, in
-``bench.suite.ENVIRONMENT_AXES``.
+``bench.variants.ENVIRONMENT_AXES``.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from bench.environments.base import Environment, SampleContext
-from bench.suite import Variant
+from bench.variants import Variant
 
 __all__ = ["Environment", "SampleContext", "create"]
 

@@ -19,7 +19,8 @@ from typing import Any, ClassVar
 from bench import cpulist, parsers
 from bench.metrics import SamplingConfig
 from bench.results import Sample
-from bench.suite import Variant, Workload
+from bench.variants import Variant
+from bench.workloads import Workload
 
 #: Identical in every environment (fairness rule 3, Mytkowicz et al. 2009): same variables,
 #: same working directory, same argument list.

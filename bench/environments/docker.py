@@ -23,6 +23,7 @@ import docker.types
 import requests
 
 from bench import cpulist, engine, numa, signals
+from bench.cpulist import format_cpus
 from bench.environments import roles
 from bench.environments.base import (
     WORKDIR,
@@ -44,7 +45,8 @@ from bench.errors import UserError
 from bench.metrics import ContainerWatch, SamplingConfig
 from bench.metrics.server import ServerWatch
 from bench.results import Sample
-from bench.suite import Variant, Workload, format_cpus
+from bench.variants import Variant
+from bench.workloads import Workload
 
 #: What the SDK raises when the engine fails or stops answering (requests errors are not
 #: wrapped in DockerException).

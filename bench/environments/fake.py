@@ -21,7 +21,8 @@ import numpy as np
 from bench.environments.base import Environment, RawResult, SampleContext, finish_sample, now
 from bench.errors import UsageError
 from bench.results import Sample
-from bench.suite import Variant, Workload
+from bench.variants import Variant
+from bench.workloads import Workload
 
 
 class FakeEnvironment(Environment):

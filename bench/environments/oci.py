@@ -2,7 +2,7 @@
 
 The bundle is a ``config.json`` over the benchmark image's own root filesystem
 (:func:`bench.image.ensure_rootfs`, mounted read-only with a private ``/tmp``), and every
-mechanism is a switch of that config (settings in ``bench.suite.ENVIRONMENT_AXES["oci"]``):
+mechanism is a switch of that config (settings in ``bench.variants.ENVIRONMENT_AXES["oci"]``):
 
 - ``pid``, ``ipc``, ``uts``: own namespaces (on by default; the mount namespace always is,
   runc needs it to enter the root filesystem);
@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import image, numa
+from bench.cpulist import format_cpus
 from bench.environments import roles
 from bench.environments.base import (
     WORKDIR,
@@ -60,7 +61,8 @@ from bench.errors import UserError
 from bench.metrics import ContainerWatch, SamplingConfig
 from bench.metrics.server import ServerWatch
 from bench.results import Sample
-from bench.suite import Variant, Workload, format_cpus
+from bench.variants import Variant
+from bench.workloads import Workload
 
 #: runc's state directory for the project's containers (``runc --root``).
 RUNTIME_ROOT = Path("/run/bench/runc")

@@ -27,7 +27,7 @@ import docker.errors
 from bench import engine, image, signals
 from bench.environments.docker import ENGINE_ERRORS, DockerEnvironment
 from bench.errors import UserError
-from bench.suite import Workload
+from bench.workloads import Workload
 
 #: Where podman's API listens unless BENCH_PODMAN_SOCKET (a path) says otherwise; the same
 #: variable and default as scripts/podman-up.sh.
