@@ -20,8 +20,8 @@ from bench.errors import UsageError
 from bench.ladder import Ladder
 from bench.ladder import analyse as analyse_ladder
 from bench.metrics.checks import ResourceChecks
+from bench.plan import Plan, recorded
 from bench.results import LoadedRun, Sample
-from bench.suite import Plan
 
 #: The category measured in seconds per container start, not in cost per unit of work.
 STARTUP = "startup"
@@ -217,11 +217,6 @@ def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _number(value: Any, default: float) -> float:
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and value == value
-    return float(value) if ok else default
-
-
 def _text(value: Any, default: str) -> str:
     return value if isinstance(value, str) else default
 
@@ -250,17 +245,16 @@ def summarize(loaded: LoadedRun, margin: float | None = None, alpha: float | Non
     ladder in the plan, also each rung with the one before (``bench.ladder``)."""
     # Lenient about the plan (results may come from elsewhere), strict about types.
     run = loaded.run
-    plan = _dict(run.get("plan"))
-    recorded = (_number(plan.get("margin"), 0.02), _number(plan.get("alpha"), 0.05))
-    margin = recorded[0] if margin is None else margin
-    alpha = recorded[1] if alpha is None else alpha
+    where = f"{loaded.folder / 'run.json'}"
+    plan = recorded(run, where)
+    margin = plan.margin if margin is None else margin
+    alpha = plan.alpha if alpha is None else alpha
     # The margin and alpha are fixed before the run (METHOD §3): any other is post hoc.
-    post_hoc = (margin, alpha) != recorded
-    seed = int(_number(plan.get("seed"), 0)) if seed is None else seed
+    post_hoc = (margin, alpha) != (plan.margin, plan.alpha)
+    seed = plan.seed if seed is None else seed
     if not (0 < margin < 1 and 0 < alpha < 0.5):
-        raise UsageError(f"{loaded.folder / 'run.json'}: margin {margin:g} or alpha {alpha:g} "
-                         "out of range")
-    variants = [v for v in plan.get("variants", []) if isinstance(v, str)]
+        raise UsageError(f"{where}: margin {margin:g} or alpha {alpha:g} out of range")
+    variants = list(plan.variants)
     baseline = run.get("baseline")
     if not isinstance(baseline, str):
         baseline = "native" if "native" in variants or not variants else variants[0]
@@ -268,8 +262,7 @@ def summarize(loaded: LoadedRun, margin: float | None = None, alpha: float | Non
     for _, variant in groups:  # tolerate samples of variants the plan does not name
         if variant not in variants:
             variants.append(variant)
-    workloads = {w["name"]: w for w in plan.get("workloads", [])
-                 if isinstance(w, dict) and isinstance(w.get("name"), str)}
+    workloads = plan.workloads
     names = list(workloads) + sorted({w for w, _ in groups} - set(workloads))
 
     pending: list[tuple[int, tuple[list[float], list[float], str]]] = []
@@ -316,26 +309,23 @@ def summarize(loaded: LoadedRun, margin: float | None = None, alpha: float | Non
              for name in ("primary", "mechanisms")}
     design = None
     correction = "holm"
-    if plan.get("adaptive") is True:
+    if plan.adaptive:
         correction = "group-sequential"
-        adaptive = Plan.from_dict(plan, f"{loaded.folder / 'run.json'}")
+        adaptive = Plan.from_dict(run.get("plan"), where)
         design = families.Design(adaptive.look_grid, final=True)
 
     def alpha_for(n_ladder: int) -> float:
         sizes["ladder"] = n_ladder
         return families.allot(sizes, alpha).get("ladder", 0.0)
 
-    rungs = [r for r in plan.get("ladder") or [] if isinstance(r, str)]
     steps = None
-    if rungs:
-        matrix = _dict(plan.get("matrix"))
-        planned = {str(k): [str(v) for v in vs] for k, vs in matrix.items()
-                   if isinstance(vs, list)} if matrix else None
+    if plan.ladder:
         ran_as = fallback["mapping"] if fallback else {}  # docker rung -> oci rung
         stand_ins = {oci: docker for docker, oci in ran_as.items()}
-        steps = analyse_ladder(rungs, list(betters.items()),
+        steps = analyse_ladder(plan.ladder, list(betters.items()),
                                {key: group.values for key, group in groups.items()},
-                               margin=margin, alpha_for=alpha_for, seed=seed, planned=planned,
+                               margin=margin, alpha_for=alpha_for, seed=seed,
+                               planned=plan.matrix,
                                design=design, stand_ins=stand_ins)
     alphas = families.allot(sizes, alpha)
     for family in ("primary", "mechanisms"):
@@ -365,9 +355,9 @@ def summarize(loaded: LoadedRun, margin: float | None = None, alpha: float | Non
         families={name: {"size": n, "alpha": alphas[name]} for name, n in sizes.items()
                   if n and name in alphas},
         primary=primary,
-        post_hoc={"margin": recorded[0], "alpha": recorded[1]} if post_hoc else None,
-        budget_s=plan.get("budget_s") if isinstance(plan.get("budget_s"), int | float) else None,
-        retake=plan.get("retake") if isinstance(plan.get("retake"), dict) else None,
+        post_hoc={"margin": plan.margin, "alpha": plan.alpha} if post_hoc else None,
+        budget_s=plan.budget_s,
+        retake=plan.retake,
         facts={"host": run.get("host", {}), "engine": run.get("engine", {})},
         ladder=steps,
         fallback=fallback,

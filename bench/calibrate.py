@@ -25,8 +25,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench import pairing, stats
+from bench.plan import Plan, make_plan, recorded
 from bench.results import LoadedRun
-from bench.suite import Plan, Variant, Workload, make_plan, parse_variants
+from bench.variants import Variant, parse_variants
+from bench.workloads import Workload
 
 DEFAULT_QUOTA = 0.8
 PERIOD_MS = 10
@@ -97,7 +99,8 @@ def _pairs(loaded: LoadedRun, quota: float) -> list[tuple[str, str, str, float]]
 def evaluate(loaded: LoadedRun, quota: float = DEFAULT_QUOTA
              ) -> tuple[list[Check], list[Resolution]]:
     """The checks and per-category resolution of a calibration run (pure: no I/O)."""
-    workloads = {w["name"]: w for w in loaded.run.get("plan", {}).get("workloads", [])}
+    planned = recorded(loaded.run, f"{loaded.folder / 'run.json'}")
+    workloads = planned.workloads
     values: dict[tuple[str, str], dict[int, float]] = {}
     for sample in loaded.samples:
         if sample.usable:
@@ -113,10 +116,9 @@ def evaluate(loaded: LoadedRun, quota: float = DEFAULT_QUOTA
             if len(blocks) >= 2:
                 items.append((kind, name, category, variant, expected,
                               [mine[b] for b in blocks], [base[b] for b in blocks], better))
-    plan_data = loaded.run.get("plan", {})
     comparisons = stats.compare_family(
-        [(v, b, better) for *_, v, b, better in items], margin=plan_data.get("margin", 0.02),
-        alpha=plan_data.get("alpha", 0.05), seed=plan_data.get("seed", 0))
+        [(v, b, better) for *_, v, b, better in items], margin=planned.margin,
+        alpha=planned.alpha, seed=planned.seed)
     checks = []
     resolution: dict[tuple[str, str], Resolution] = {}
     for (kind, name, category, variant, expected, *_), comparison in zip(items, comparisons,

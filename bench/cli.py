@@ -32,15 +32,30 @@ from bench import (
     fallback,
     guard,
     image,
+    planning,
     results,
     runner,
-    suite,
     tune,
 )
+from bench.cpulist import default_cpus, format_cpus, parse_cpus
 from bench.environments import registry
 from bench.errors import UsageError, UserError
 from bench.metrics import SamplingConfig
+from bench.plan import (
+    ADAPTIVE_MAX_BLOCKS,
+    DEFAULT_ALPHA,
+    DEFAULT_BLOCKS,
+    DEFAULT_MARGIN,
+    DEFAULT_MIN_BLOCKS,
+    DEFAULT_WARMUP,
+    QUICK_BUDGET_S,
+    check_alpha,
+    margin_from_percent,
+    recorded,
+)
 from bench.report import answer, export, formats, html, markdown, terminal
+from bench.variants import DEFAULT_VARIANTS, VARIANT_SETS
+from bench.workloads import SUITES, image_packages, load_workloads, select_workloads
 
 
 def _console(stderr: bool = False) -> Console:
@@ -53,11 +68,6 @@ def _console(stderr: bool = False) -> Console:
 
 console = _console()
 err_console = _console(stderr=True)
-
-QUICK_BLOCKS = suite.QUICK_BLOCKS
-DEFAULT_BLOCKS = suite.DEFAULT_BLOCKS
-ADAPTIVE_MAX_BLOCKS = suite.ADAPTIVE_MAX_BLOCKS
-DEFAULT_VARIANTS = suite.DEFAULT_VARIANTS
 
 
 class CliReporter:
@@ -166,7 +176,7 @@ def _workload_dirs(dirs: tuple[str, ...]) -> list[Path]:
               help="Workloads to run (glob on the name, repeatable). Default: all.")
 @click.option("--workload-dir", "workload_dirs", multiple=True, metavar="DIR",
               help="Extra directory of workload TOML files (repeatable).")
-@click.option("--suite", "suite_name", type=click.Choice(suite.SUITES),
+@click.option("--suite", "suite_name", type=click.Choice(SUITES),
               help="Workload set: quick (one per category, ~5 min), standard (~30 min), "
                    "full. Default: standard (quick with --quick).")
 @click.option("--variants", "variant_specs", multiple=True, metavar="LIST",
@@ -178,28 +188,29 @@ def _workload_dirs(dirs: tuple[str, ...]) -> list[Path]:
               help="Measured CPUs, e.g. '1' or '2-3'. Default: all but CPU 0.")
 @click.option("--blocks", type=int, help=f"Blocks per workload (default {DEFAULT_BLOCKS}; "
                                           "--quick is adaptive).")
-@click.option("--warmup", type=int, default=1, show_default=True,
+@click.option("--warmup", type=int, default=DEFAULT_WARMUP, show_default=True,
               help="Warmup rounds per workload (kept in the data, not analysed).")
 @click.option("--seed", type=int, help="Seed of the random order (default: random, recorded).")
-@click.option("--margin", type=float, default=2.0, show_default=True,
+@click.option("--margin", type=float, default=DEFAULT_MARGIN * 100, show_default=True,
               help="Equivalence margin in percent.")
-@click.option("--alpha", type=float, default=0.05, show_default=True,
+@click.option("--alpha", type=float, default=DEFAULT_ALPHA, show_default=True,
               help="Family-wise error rate of the whole run (primary and mechanism "
                    "families, Holm within each).")
 @click.option("--out", "out_dir", default="results", show_default=True, metavar="DIR",
               help="Directory that receives the run folder.")
 @click.option("--quick", is_flag=True,
               help="The quick run: short samples, adaptive, a measurement budget of "
-                   f"{suite.QUICK_BUDGET_S / 60:g} min (blocks go where comparisons are "
+                   f"{QUICK_BUDGET_S / 60:g} min (blocks go where comparisons are "
                    "undecided). With --blocks: that many blocks of short samples.")
 @click.option("--replay", metavar="RUN", help="Run the plan of a saved run again "
                                               "(workloads, variants, CPUs, seed).")
 @click.option("--adaptive", is_flag=True,
               help="Stop each workload once all its comparisons are decided "
                    "(looks spending alpha; false claims stay <= alpha).")
-@click.option("--min-blocks", type=int, default=5, show_default=True,
+@click.option("--min-blocks", type=int, default=DEFAULT_MIN_BLOCKS, show_default=True,
               help="Adaptive: blocks before the first look.")
-@click.option("--max-blocks", type=int, help="Adaptive: at most this many blocks (default 30).")
+@click.option("--max-blocks", type=int, help="Adaptive: at most this many blocks "
+                                              f"(default {ADAPTIVE_MAX_BLOCKS}).")
 @click.option("--budget", metavar="TIME",
               help="Measurement budget of the whole run, e.g. '90s', '10m' (set-up and image "
                    "build not counted).")
@@ -229,8 +240,8 @@ def run_command(patterns, workload_dirs, suite_name, variant_specs, cpus, blocks
     if resume:
         reporter = CliReporter(0, 0)
         loaded = results.load_run(Path(resume))
-        plan_data = loaded.run.get("plan", {})
-        reporter.blocks, reporter.warmup = plan_data.get("blocks", 0), plan_data.get("warmup", 0)
+        planned = recorded(loaded.run, f"{resume}/run.json")
+        reporter.blocks, reporter.warmup = planned.blocks, planned.warmup
         try:
             outcome = runner.resume(Path(resume), reporter=reporter,
                                     command=["bench", *sys.argv[1:]])
@@ -239,37 +250,15 @@ def run_command(patterns, workload_dirs, suite_name, variant_specs, cpus, blocks
         _finish(outcome)
         return
     if replay:
-        loaded = results.load_run(Path(replay))
-        plan = suite.Plan.from_dict(loaded.run.get("plan", {}), f"{replay}/run.json")
-        suite.parse_cpus(",".join(map(str, plan.cpus)))  # still online here?
+        plan = planning.replay(replay)
     else:
-        workloads = _choose_workloads(_workload_dirs(workload_dirs), list(patterns),
-                                      suite_name, quick)
-        if variant_specs:  # the user's variants for every workload
-            variants, matrix = suite.parse_variants(list(variant_specs)), None
-        else:  # each workload's own default matrix
-            variants, matrix = suite.default_matrix(
-                workloads, suite.parse_variants([DEFAULT_VARIANTS]))
-            if quick and blocks is None:  # the quick run asks the primary question only
-                variants, matrix = suite.primary_only(variants, matrix)
-        quick_adaptive = quick and blocks is None and not adaptive
-        if quick_adaptive:
-            adaptive, max_blocks = True, max_blocks or suite.QUICK_MAX_BLOCKS
-            if min_blocks == 5:  # the option's default
-                min_blocks = suite.QUICK_MIN_BLOCKS
-            budget = budget or f"{suite.QUICK_BUDGET_S:g}s"
-        plan = suite.make_plan(
-            workloads, variants,
-            suite.parse_cpus(cpus) if cpus else suite.default_cpus(),
-            blocks=_blocks(blocks, max_blocks, adaptive, quick),
-            warmup=warmup, seed=seed if seed is not None else secrets.randbelow(2**31),
-            quick=quick, margin=margin / 100, alpha=alpha, adaptive=adaptive,
-            min_blocks=min_blocks, budget_s=suite.parse_duration(budget) if budget else None,
-            matrix=matrix, ladder=suite.ladder_of(variants) if variant_specs else (),
-            retake=guard.RetakeRule(enabled=not no_retake,
-                                    foreign_threshold=retake_threshold / 100,
-                                    steal_threshold=steal_threshold / 100),
-        )
+        plan = planning.from_options(
+            patterns=patterns, workload_dirs=_workload_dirs(workload_dirs), suite=suite_name,
+            variants=variant_specs, cpus=cpus, blocks=blocks, warmup=warmup, seed=seed,
+            margin_percent=margin, alpha=alpha, quick=quick, adaptive=adaptive,
+            min_blocks=min_blocks, max_blocks=max_blocks, budget=budget, retake=not no_retake,
+            retake_threshold_percent=retake_threshold,
+            steal_threshold_percent=steal_threshold)
     plan, fallen_back = fallback.resolve(plan, progress=lambda m: console.print(escape(m)))
     if fallen_back:
         console.print(f"[bold yellow]{escape(fallback.banner(fallen_back))}[/bold yellow]",
@@ -280,7 +269,7 @@ def run_command(patterns, workload_dirs, suite_name, variant_specs, cpus, blocks
                    else "")
     console.print(f"[bold]bench run[/bold]: {len(plan.workloads)} workload(s) x "
                   f"{escape(', '.join(v.id for v in plan.variants))}; CPUs "
-                  f"{suite.format_cpus(plan.cpus)}; {blocks_text} + {plan.warmup} "
+                  f"{format_cpus(plan.cpus)}; {blocks_text} + {plan.warmup} "
                   f"warmup{budget_text}; seed {plan.seed}")
     reporter = CliReporter(plan.blocks, plan.warmup)
     try:
@@ -291,34 +280,6 @@ def run_command(patterns, workload_dirs, suite_name, variant_specs, cpus, blocks
     finally:
         reporter.close()
     _finish(outcome)
-
-
-def _choose_workloads(dirs: list[Path], patterns: list[str], suite_name: str | None,
-                      quick: bool) -> list[suite.Workload]:
-    """--workload globs, within --suite when given; else the suite (quick with --quick,
-    standard otherwise)."""
-    workloads = suite.load_workloads(dirs)
-    user = [w for w in workloads if w.source.startswith(tuple(str(d) for d in dirs))]
-    if patterns:
-        pool = suite.select_suite(workloads, suite_name) if suite_name else workloads
-        return suite.select_workloads(pool, patterns)
-    chosen = suite.select_suite(workloads, suite_name or ("quick" if quick else "standard"))
-    # A user's own workload files are run too, whatever suite they name.
-    chosen += [w for w in user if w not in chosen]
-    if not chosen:
-        raise UsageError(f"suite '{suite_name}' has no workloads")
-    return chosen
-
-
-def _blocks(blocks: int | None, max_blocks: int | None, adaptive: bool, quick: bool) -> int:
-    """Blocks of the plan: the fixed count, or the maximum in adaptive mode."""
-    if max_blocks is not None and not adaptive:
-        raise UsageError("--max-blocks goes with --adaptive (use --blocks otherwise)")
-    if adaptive:
-        if blocks is not None:
-            raise UsageError("--adaptive takes --min-blocks/--max-blocks, not --blocks")
-        return max_blocks if max_blocks is not None else ADAPTIVE_MAX_BLOCKS
-    return blocks if blocks is not None else (QUICK_BLOCKS if quick else DEFAULT_BLOCKS)
 
 
 def _sampling(interval: float | None, series: bool) -> SamplingConfig | None:
@@ -365,8 +326,8 @@ def calibrate_command(patterns, cpus, blocks, quota, full_length, seed, out_dir)
     must be found with its true overhead inside the CI; prints the host's resolution."""
     if not 0 < quota < 1:
         raise UsageError(f"--quota must be between 0 and 1 (got {quota:g})")
-    workloads = suite.select_workloads(suite.load_workloads(), list(patterns))
-    plan = calibrate.plan(workloads, suite.parse_cpus(cpus) if cpus else suite.default_cpus(),
+    workloads = select_workloads(load_workloads(), list(patterns))
+    plan = calibrate.plan(workloads, parse_cpus(cpus) if cpus else default_cpus(),
                           blocks, seed if seed is not None else secrets.randbelow(2**31),
                           quota, quick=not full_length)
     console.print(f"[bold]bench calibrate[/bold]: {len(workloads)} workload(s) x "
@@ -394,17 +355,18 @@ def calibrate_command(patterns, cpus, blocks, quota, full_length, seed, out_dir)
 @click.option("--alpha", type=float, help="Family-wise error rate (default: the run's).")
 def analyze_command(run_folder, margin, alpha) -> None:
     """Re-analyse a saved run without measuring again."""
-    _check_margin_alpha(margin, alpha)
+    margin = _margin_alpha(margin, alpha)
     loaded = results.load_run(Path(run_folder))
-    print_summary(analysis.summarize(loaded, margin=None if margin is None else margin / 100,
-                                     alpha=alpha))
+    print_summary(analysis.summarize(loaded, margin=margin, alpha=alpha))
 
 
-def _check_margin_alpha(margin: float | None, alpha: float | None) -> None:
-    if margin is not None and not 0 < margin < 100:
-        raise UsageError(f"--margin must be between 0 and 100 (got {margin:g})")
-    if alpha is not None and not 0 < alpha < 0.5:
-        raise UsageError(f"--alpha must be between 0 and 0.5 (got {alpha:g})")
+def _margin_alpha(margin: float | None, alpha: float | None) -> float | None:
+    """A re-analysis' --margin (percent) as a fraction, both options checked (None: the
+    run's own)."""
+    fraction = None if margin is None else margin_from_percent(margin)
+    if alpha is not None:
+        check_alpha(alpha)
+    return fraction
 
 
 def _write(text: str, target: str) -> str:
@@ -431,10 +393,9 @@ def _write(text: str, target: str) -> str:
 @click.option("--alpha", type=float, help="Family-wise error rate (default: the run's).")
 def report_command(run_folder, output, fmt, margin, alpha) -> None:
     """Write the comparison report of a saved run (one file, works offline)."""
-    _check_margin_alpha(margin, alpha)
+    margin = _margin_alpha(margin, alpha)
     loaded = results.load_run(Path(run_folder))
-    summary = analysis.summarize(loaded, margin=None if margin is None else margin / 100,
-                                 alpha=alpha)
+    summary = analysis.summarize(loaded, margin=margin, alpha=alpha)
     target = _write(formats.render(fmt, loaded, summary),
                     output or str(Path(run_folder) / export.DEFAULT_NAMES[fmt]))
     if target != "stdout":
@@ -456,13 +417,13 @@ def report_command(run_folder, output, fmt, margin, alpha) -> None:
 def compare_command(run_a, run_b, allow_different_hosts, fmt, output, margin, alpha,
                     fail_on_regression) -> None:
     """Compare two saved runs: before/after an engine, kernel or configuration change."""
-    _check_margin_alpha(margin, alpha)
+    margin = _margin_alpha(margin, alpha)
     if output and fmt == "text":
         raise UsageError("--output needs --format md or json")
     result = compare.compare_runs(
         results.load_run(Path(run_a)), results.load_run(Path(run_b)),
         allow_different_hosts=allow_different_hosts,
-        margin=None if margin is None else margin / 100, alpha=alpha)
+        margin=margin, alpha=alpha)
     if fmt != "text":
         text = markdown.compare(result) if fmt == "md" else export.compare_json(result)
         target = _write(text, output or "-")
@@ -502,7 +463,7 @@ def list_command(workload_dirs) -> None:
     table = Table(title="workloads")
     for column in ("name", "category", "metric", "roles", "default variants", "suites"):
         table.add_column(column, no_wrap=column in ("name", "category"))
-    for w in suite.load_workloads(_workload_dirs(workload_dirs)):
+    for w in load_workloads(_workload_dirs(workload_dirs)):
         metric = f"{w.metric.name} ({w.metric.unit}, {w.metric.better} is better)"
         roles = "server + client" if w.two_role else "single"
         table.add_row(escape(w.name), w.category, escape(metric), roles,
@@ -518,7 +479,7 @@ def list_command(workload_dirs) -> None:
         axes = kind.options
         detail = "; ".join(f"{k}={'|'.join(v)}" for k, v in axes.items()) or "no settings"
         console.print(f"  {env}: {escape(detail)}")
-    console.print("variant sets: ladder = " + escape(" -> ".join(suite.VARIANT_SETS["ladder"])))
+    console.print("variant sets: ladder = " + escape(" -> ".join(VARIANT_SETS["ladder"])))
 
 
 @cli.command("doctor")
@@ -545,8 +506,7 @@ def tune_command(cpus, reset) -> None:
     if reset:
         lines = tune.format_changes(tune.reset())
     else:
-        lines = tune.format_changes(tune.apply(suite.parse_cpus(cpus) if cpus
-                                               else suite.default_cpus()))
+        lines = tune.format_changes(tune.apply(parse_cpus(cpus) if cpus else default_cpus()))
     for line in lines:
         console.print(escape(line))
 
@@ -577,7 +537,7 @@ def image_group() -> None:
               help="Extra directory of workload TOML files whose packages to include.")
 def image_build_command(rebuild, workload_dirs) -> None:
     """Build the benchmark image from the host's own release and package versions."""
-    packages = suite.image_packages(suite.load_workloads(_workload_dirs(workload_dirs)))
+    packages = image_packages(load_workloads(_workload_dirs(workload_dirs)))
     client = engine.connect()
     reporter = CliReporter(0, 0)
     try:

@@ -37,6 +37,7 @@ from scipy import special
 
 from bench import pairing, stats
 from bench.errors import UsageError
+from bench.plan import DEFAULT_ALPHA, DEFAULT_MARGIN, recorded
 from bench.report.text import interval, margin_text, pct_or_dash
 from bench.results import LoadedRun, Sample
 from bench.stats import Interval
@@ -165,8 +166,9 @@ def _expm1(x: float) -> float:
         return math.inf
 
 
-def change(xa: ArrayLike, xb: ArrayLike, margin: float = 0.02, alpha: float = 0.05,
-           n_resamples: int = stats.MIN_RESAMPLES, seed: int = 0) -> Change:
+def change(xa: ArrayLike, xb: ArrayLike, margin: float = DEFAULT_MARGIN,
+           alpha: float = DEFAULT_ALPHA, n_resamples: int = stats.MIN_RESAMPLES,
+           seed: int = 0) -> Change:
     """The change from run A's values ``xa`` to run B's ``xb`` (log costs or log diffs).
 
     Intervals: 1 - alpha for the difference, 1 - 2*alpha for equivalence (TOST), each the
@@ -208,10 +210,10 @@ class _RunData:
 
 def _reduce(loaded: LoadedRun) -> _RunData:
     run = loaded.run
-    plan = run.get("plan", {})
-    variants = list(plan.get("variants", []))
+    plan = recorded(run, f"{loaded.folder / 'run.json'}")
+    variants = list(plan.variants)
     values: dict[tuple[str, str], dict[int, float]] = defaultdict(dict)
-    workloads = {w.get("name"): w for w in plan.get("workloads", [])}
+    workloads = dict(plan.workloads)
     for s in loaded.samples:  # one pass: a run may hold 100,000 samples
         if s.variant not in variants:
             variants.append(s.variant)
@@ -220,8 +222,7 @@ def _reduce(loaded: LoadedRun) -> _RunData:
             values[(s.workload, s.variant)][s.block] = float(s.value)  # type: ignore[arg-type]
     return _RunData(run.get("run_id", loaded.folder.name), str(loaded.folder),
                     run.get("baseline") or (variants or ["native"])[0],
-                    plan.get("margin", 0.02), plan.get("alpha", 0.05), workloads, variants,
-                    values)
+                    plan.margin, plan.alpha, workloads, variants, values)
 
 
 def _usable(s: Sample) -> bool:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import psutil
 
-from bench import facts, suite, tune
+from bench import facts, tune
+from bench.cpulist import default_cpus, format_cpus
 from bench.environments import registry
 from bench.health import Check
 
@@ -32,7 +33,7 @@ def _host_checks() -> list[Check]:
                             "disable SMT"))
     else:
         checks.append(Check("smt", "ok", f"SMT {smt}"))
-    cpus = suite.default_cpus()
+    cpus = default_cpus()
     busy = psutil.cpu_percent(interval=1.0, percpu=True)
     noisy = {c: busy[c] for c in cpus if c < len(busy) and busy[c] > NOISE_THRESHOLD}
     if noisy:
@@ -40,7 +41,7 @@ def _host_checks() -> list[Check]:
         checks.append(Check("noise", "warn", f"measured CPUs busy before any run: {detail}",
                             "stop other work on these CPUs or choose others with --cpus"))
     else:
-        checks.append(Check("noise", "ok", f"measured CPUs {suite.format_cpus(cpus)} idle "
+        checks.append(Check("noise", "ok", f"measured CPUs {format_cpus(cpus)} idle "
                             f"(<{NOISE_THRESHOLD:g}% over 1 s)"))
     checks.append(Check("cgroups", "ok", facts.cgroup_version()))
     virt = facts.virtualization()

@@ -18,10 +18,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import engine, suite
+from bench import engine
 from bench.errors import UserError
+from bench.plan import Plan
 from bench.report.text import fallback_text
-from bench.suite import Plan, Variant
+from bench.variants import Variant, parse_variant
 
 ENGINE_UP = Path(__file__).resolve().parent.parent / "scripts" / "engine-up.sh"
 
@@ -61,7 +62,7 @@ def oci_equivalent(variant: Variant, disk: bool = False) -> tuple[dict[str, str]
 
 def _variant(settings: dict[str, str]) -> Variant:
     inner = ",".join(f"{k}={v}" for k, v in settings.items())
-    return suite.parse_variant(f"oci[{inner}]")
+    return parse_variant(f"oci[{inner}]")
 
 
 def to_oci(plan: Plan) -> tuple[Plan, dict[str, str], dict[str, list[str]]]:

@@ -1,7 +1,7 @@
 """The overhead ladder: which mechanism costs what, step by step (``--variants ladder``).
 
 A ladder run measures ordered rungs, from a native process to a Docker container with a
-published port, each adding one mechanism (``bench.suite.LADDER``). Each rung is compared
+published port, each adding one mechanism (``bench.variants.LADDER``). Each rung is compared
 with the rung before it, paired by block exactly as a variant is paired with the baseline
 (METHOD §1), with the same statistics (``bench.families.decide``) and the same verdict
 words (METHOD §4): the step's *added*
@@ -35,14 +35,14 @@ from typing import Any
 
 from bench import families, pairing, stats
 from bench.report.text import interval, pct
-from bench.suite import LADDER
+from bench.variants import LADDER
 
 #: What each known rung adds, by variant id.
 DESCRIPTIONS = dict(LADDER)
 
 
 @dataclass(frozen=True)
-class Step:
+class LadderStep:
     """One rung compared with the previous rung the workload ran in."""
 
     rung: str
@@ -66,7 +66,7 @@ class WorkloadLadder:
     workload: str
     better: str
     first: str
-    steps: tuple[Step, ...]
+    steps: tuple[LadderStep, ...]
     total: float | None  # cumulative overhead at the last rung
     attribution: str
 
@@ -190,7 +190,7 @@ def analyse(rungs: Sequence[str], workloads: Sequence[tuple[str, str]],
         # removes mechanisms too, e.g. the user namespace before docker[net=host]).
         mixed = any(s["comparison"] is not None and s["comparison"].verdict == "faster"
                     for s in raw)
-        steps = tuple(Step(**s, share=None if mixed else _share(s["comparison"], total))
+        steps = tuple(LadderStep(**s, share=None if mixed else _share(s["comparison"], total))
                       for s in raw)
         out.append(WorkloadLadder(name, better, first, steps, total,
                                   attribution(name, total, steps)))
@@ -198,7 +198,7 @@ def analyse(rungs: Sequence[str], workloads: Sequence[tuple[str, str]],
                   "holm" if design is None else "group-sequential")
 
 
-def attribution(workload: str, total: float | None, steps: Sequence[Step]) -> str:
+def attribution(workload: str, total: float | None, steps: Sequence[LadderStep]) -> str:
     """One line: the total, then each step with overhead (or faster) with its interval and
     share of the total, then how the other steps came out."""
     head = f"{workload}: " + ("total not estimable" if total is None

@@ -17,15 +17,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from bench import facts, metrics, schedule, signals, suite
+from bench import facts, metrics, schedule, signals
 from bench.diagnostics import Diagnostic
 from bench.environments import registry
 from bench.environments.base import Environment, RunSetup, SampleContext
 from bench.environments.kind import EnvironmentKind
 from bench.errors import UsageError, UserError
 from bench.guard import StealLevels
+from bench.plan import Plan
 from bench.results import RunStore, Sample, load_run
-from bench.suite import Plan
+from bench.workloads import Workload
 
 
 class Reporter(Protocol):
@@ -255,7 +256,7 @@ def _stop_everything(plan: Plan, rest: list[schedule.Step], stopped: dict[str, A
 def _open_environments(plan: Plan, run_id: str, run_doc: dict[str, Any], reporter: Reporter,
                        connect: Callable[[], Any] | None,
                        envs: dict[str, Environment]
-                       ) -> tuple[dict[str, EnvironmentKind], dict[str, suite.Workload]]:
+                       ) -> tuple[dict[str, EnvironmentKind], dict[str, Workload]]:
     """Each kind of environment the plan names set up in turn (those that make the image
     first), then one environment per variant (into ``envs``, so that whatever was made is
     torn down), prepared for its workloads. Returns the kinds by name and the workloads as
@@ -278,7 +279,7 @@ def _open_environments(plan: Plan, run_id: str, run_doc: dict[str, Any], reporte
 
 
 def _hash_binaries(plan: Plan, envs: dict[str, Environment],
-                   workloads: list[suite.Workload]) -> dict[str, dict[str, dict[str, str]]]:
+                   workloads: list[Workload]) -> dict[str, dict[str, dict[str, str]]]:
     """Same bits: each workload binary's sha256 as each kind of environment sees it (the
     same for every variant of a kind), and in the images workloads bring of their own."""
     binaries = sorted({b for w in plan.workloads for b in w.binaries})

@@ -18,8 +18,10 @@ import numpy as np
 from scipy.stats import chi2
 
 from bench import families, pairing, stats
+from bench.plan import Plan
 from bench.results import Sample
-from bench.suite import Plan, Variant, Workload
+from bench.variants import Variant
+from bench.workloads import Workload
 
 
 @dataclass(frozen=True)

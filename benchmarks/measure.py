@@ -3,7 +3,7 @@
 asv runs each benchmark in a process of its own. :func:`measure` is the ``setup_cache`` of
 every benchmark here (one function, hence one cache key): asv calls it once per pass,
 environment and commit, and hands what it returns to each ``track_`` function. It runs the
-plan with the library calls ``bench run`` makes (suite -> runner.run -> results.load_run ->
+plan with the library calls ``bench run`` makes (plan -> runner.run -> results.load_run ->
 analysis.summarize), so asv tracks exactly what ``bench run`` reports, and the run folder
 stays behind for ``bench analyze``.
 
@@ -30,7 +30,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from bench import analysis, results, runner, suite
+from bench import analysis, results, runner
+from bench.cpulist import default_cpus, parse_cpus
+from bench.plan import DEFAULT_BLOCKS, QUICK_BLOCKS, Plan, make_plan
+from bench.variants import DEFAULT_VARIANTS, parse_variants
+from bench.workloads import Workload, load_workloads, select_workloads
 
 #: What the tracked values mean. asv publishes only results whose benchmark version is the
 #: current one (by default a hash of the benchmark's source), so the version is fixed here
@@ -45,14 +49,13 @@ SETUP_ALLOWANCE_S = 1800
 RESULTS_DIR = Path(__file__).resolve().parent.parent / "results"
 
 
-def _workloads(environ: Mapping[str, str] = os.environ) -> list[suite.Workload]:
+def _workloads(environ: Mapping[str, str] = os.environ) -> list[Workload]:
     """Every workload asv knows about (built-in and BENCH_ASV_WORKLOAD_DIRS)."""
     dirs = [Path(d) for d in environ.get("BENCH_ASV_WORKLOAD_DIRS", "").split(":") if d]
-    return suite.load_workloads(dirs)
+    return load_workloads(dirs)
 
 
-def _plan(workloads: list[suite.Workload],
-          environ: Mapping[str, str] = os.environ) -> suite.Plan:
+def _plan(workloads: list[Workload], environ: Mapping[str, str] = os.environ) -> Plan:
     """The Plan of one asv pass, from the BENCH_ASV_* variables."""
     patterns = [p.strip() for p in environ.get("BENCH_ASV_WORKLOADS", "").split(",")
                 if p.strip()]
@@ -60,11 +63,11 @@ def _plan(workloads: list[suite.Workload],
     blocks = environ.get("BENCH_ASV_BLOCKS")
     cpus = environ.get("BENCH_ASV_CPUS")
     seed = environ.get("BENCH_ASV_SEED")
-    return suite.make_plan(
-        suite.select_workloads(workloads, patterns),
-        suite.parse_variants([environ.get("BENCH_ASV_VARIANTS") or suite.DEFAULT_VARIANTS]),
-        suite.parse_cpus(cpus) if cpus else suite.default_cpus(),
-        blocks=int(blocks) if blocks else (suite.QUICK_BLOCKS if quick else suite.DEFAULT_BLOCKS),
+    return make_plan(
+        select_workloads(workloads, patterns),
+        parse_variants([environ.get("BENCH_ASV_VARIANTS") or DEFAULT_VARIANTS]),
+        parse_cpus(cpus) if cpus else default_cpus(),
+        blocks=int(blocks) if blocks else (QUICK_BLOCKS if quick else DEFAULT_BLOCKS),
         seed=int(seed) if seed else secrets.randbelow(2**31),
         quick=quick,
     )

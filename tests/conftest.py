@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.suite import Metric, Workload
+from bench.workloads import Metric, Workload
 
 VALID_TOML = textwrap.dedent("""
     name = "cpu.demo"

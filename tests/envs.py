@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from bench.environments.base import Environment
-from bench.suite import Variant
+from bench.variants import Variant
 
 
 def make(variant: Variant, run_id: str, client: Any = None, image: str | None = None,

@@ -17,13 +17,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from bench import cpulist, image, parsers, suite
+from bench import cpulist, image, parsers
 from bench.metrics import SamplingConfig
 from bench.results import Sample
-from bench.suite import Variant, Workload
+from bench.variants import Variant
+from bench.workloads import Workload, image_packages
 
 if TYPE_CHECKING:
-    from bench.suite import Plan
+    from bench.plan import Plan
 
 #: Identical in every environment (fairness rule 3, Mytkowicz et al. 2009): same variables,
 #: same working directory, same argument list.
@@ -249,7 +250,7 @@ class RunSetup:
         """The benchmark image's recipe; without an engine that made it, from the host's
         own packages (installed first, as the image would hold them)."""
         if self.recipe is None:
-            packages = suite.image_packages(self.plan.workloads)
+            packages = image_packages(self.plan.workloads)
             image.ensure_host_packages(packages, self.stage)
             self.recipe = image.recipe_for(packages)
             self.doc["image"] = self.recipe.to_dict()

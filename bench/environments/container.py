@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from bench.environments.base import Environment, SampleContext, wrap
 from bench.errors import UserError
-from bench.suite import Workload
+from bench.workloads import Workload
 
 #: A disk workload's data directory ({data}) in the container, whatever the storage: in
 #: every Debian root, so it is in the writable layer (overlay) unless mounted over.

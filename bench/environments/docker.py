@@ -23,7 +23,8 @@ import docker.errors
 import docker.types
 import requests
 
-from bench import cpulist, engine, image, numa, signals, suite
+from bench import cpulist, engine, image, numa, signals
+from bench.cpulist import format_cpus
 from bench.environments import roles
 from bench.environments.base import (
     WORKDIR,
@@ -49,7 +50,8 @@ from bench.health import Check
 from bench.metrics import ContainerWatch, SamplingConfig
 from bench.metrics.server import ServerWatch
 from bench.results import Sample
-from bench.suite import Variant, Workload, format_cpus
+from bench.variants import Variant
+from bench.workloads import Workload, image_packages
 
 #: What the SDK raises when the engine fails or stops answering (requests errors are not
 #: wrapped in DockerException).
@@ -500,7 +502,7 @@ class DockerKind(EngineKind):
         setup.doc["engine"] = engine.engine_facts(self.client)
         # A resumed run may find containers of its own from before an engine restart.
         engine.remove_leftovers(self.client, setup.run_id)
-        packages = suite.image_packages(setup.plan.workloads)
+        packages = image_packages(setup.plan.workloads)
         recipe, built = image.ensure_image(self.client, packages, progress=setup.stage)
         self.image = recipe.tag
         setup.stage(f"image {recipe.tag} {'built' if built else 'present (cached)'}")
@@ -529,7 +531,7 @@ class DockerKind(EngineKind):
         if images:
             client = self.connect(timeout=10)
             try:
-                recipe = image.recipe_for(suite.image_packages())
+                recipe = image.recipe_for(image_packages())
             except UserError:
                 recipe = None
             for tag in engine.stale_images(client, recipe.tag if recipe else None):
@@ -549,7 +551,7 @@ class DockerKind(EngineKind):
                         f"{'on' if info['userland_proxy']['enabled'] else 'off'}")]
         recipe: image.Recipe | None = None
         try:
-            recipe = image.recipe_for(suite.image_packages())
+            recipe = image.recipe_for(image_packages())
         except UserError as err:
             checks.append(Check("image", "warn", str(err), "run 'bench image build' as root"))
         else:

@@ -29,7 +29,8 @@ from bench.environments.base import (
 from bench.environments.kind import EnvironmentKind
 from bench.errors import UsageError
 from bench.results import Sample
-from bench.suite import Variant, Workload
+from bench.variants import Variant
+from bench.workloads import Workload
 
 
 class FakeEnvironment(Environment):

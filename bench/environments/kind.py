@@ -42,7 +42,7 @@ class EnvironmentKind(ABC):
     @abstractmethod
     def create(self, variant: Any, setup: Any) -> Any:
         """The environment (a :class:`bench.environments.base.Environment`) of one variant
-        (a :class:`bench.suite.Variant`), after :meth:`open`."""
+        (a :class:`bench.variants.Variant`), after :meth:`open`."""
 
     def lost(self) -> str | None:
         """After a failed sample: what stopped answering (then the run stops, to be

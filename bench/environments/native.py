@@ -38,7 +38,8 @@ from bench.environments.kind import EnvironmentKind
 from bench.metrics import OwnCgroup, ProcessWatch
 from bench.metrics.cgroup import CgroupCounters
 from bench.results import Sample
-from bench.suite import Variant, Workload
+from bench.variants import Variant
+from bench.workloads import Workload
 
 #: Disk workloads' data directories (``{data}``) on the host: native samples and
 #: ``docker[storage=bind]`` get a fresh ``<run-id>/<seq>`` directory here, so both are on

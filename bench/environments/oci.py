@@ -2,7 +2,7 @@
 
 The bundle is a ``config.json`` over the benchmark image's own root filesystem
 (:func:`bench.image.ensure_rootfs`, mounted read-only with a private ``/tmp``), and every
-mechanism is a switch of that config (settings in ``bench.suite.ENVIRONMENT_AXES["oci"]``):
+mechanism is a switch of that config (settings in ``OciKind.options``):
 
 - ``pid``, ``ipc``, ``uts``: own namespaces (on by default; the mount namespace always is,
   runc needs it to enter the root filesystem);
@@ -42,7 +42,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
-from bench import image, numa, suite
+from bench import image, numa
+from bench.cpulist import format_cpus
 from bench.environments import roles
 from bench.environments.base import (
     WORKDIR,
@@ -63,7 +64,8 @@ from bench.health import Check
 from bench.metrics import ContainerWatch, SamplingConfig
 from bench.metrics.server import ServerWatch
 from bench.results import Sample
-from bench.suite import Variant, Workload, format_cpus
+from bench.variants import Variant
+from bench.workloads import Workload, image_packages
 
 #: runc's state directory for the project's containers (``runc --root``).
 RUNTIME_ROOT = Path("/run/bench/runc")
@@ -768,7 +770,7 @@ class OciKind(EnvironmentKind):
 def _current_recipe() -> image.Recipe | None:
     """The recipe of the benchmark image for this host's packages (None: not known)."""
     try:
-        return image.recipe_for(suite.image_packages())
+        return image.recipe_for(image_packages())
     except UserError:
         return None
 

@@ -29,7 +29,9 @@ from bench.environments.base import RunSetup
 from bench.environments.docker import ENGINE_ERRORS, DockerEnvironment, EngineKind
 from bench.errors import UsageError, UserError
 from bench.health import Check
-from bench.suite import Plan, Variant, Workload
+from bench.plan import Plan
+from bench.variants import Variant
+from bench.workloads import Workload
 
 #: Where podman's API listens unless BENCH_PODMAN_SOCKET (a path) says otherwise; the same
 #: variable and default as scripts/podman-up.sh.

@@ -37,7 +37,8 @@ from bench.environments.base import (
 from bench.metrics import OwnCgroup
 from bench.metrics.server import ServerWatch
 from bench.results import Sample
-from bench.suite import Variant, Workload
+from bench.variants import Variant
+from bench.workloads import Workload
 
 
 class UnsafeAddress(ValueError):

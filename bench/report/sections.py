@@ -15,6 +15,7 @@ from typing import Any
 
 from bench import stats
 from bench.analysis import Summary
+from bench.plan import recorded
 from bench.report.answer import (
     fallback_banner,
     headline,
@@ -58,7 +59,7 @@ def _badge(verdict: str | None) -> str:
 
 
 def _workload_info(loaded: LoadedRun) -> dict[str, dict[str, Any]]:
-    return {w.get("name"): w for w in loaded.run.get("plan", {}).get("workloads", [])}
+    return recorded(loaded.run).workloads
 
 
 def summary_table(summary: Summary, lo: float, hi: float) -> str:
@@ -359,7 +360,7 @@ def methods(summary: Summary, loaded: LoadedRun, data: Collected) -> str:
         ("effect", "overhead = exp(mean d_b) - 1, d_b = ln cost(variant, b) - ln cost(baseline,"
                    " b) per block; cost = 1/metric when higher is better (METHOD \u00a71)"),
         ("interval", f"decision interval = hull of the BCa bootstrap over blocks "
-                     f"({stats.MIN_RESAMPLES:,} resamples, seed {plan.get('seed', 0)}) and the "
+                     f"({stats.MIN_RESAMPLES:,} resamples, seed {recorded(run).seed}) and the "
                      "Student-t interval (METHOD \u00a72)"),
         ("equivalence margin", f"{margin_text(summary.margin)}{margin_note}: equivalent when "
                                "the 90% interval (TOST) lies inside it (METHOD \u00a73)"),

@@ -27,9 +27,9 @@ def only_run_folder(out: Path) -> Path:
 @pytest.mark.docker
 def test_quick_suite_end_to_end_pinned_to_one_cpu(tmp_path):
     """`bench run --quick --cpus N`: >= 3 workloads x {native, docker}, summary, folder."""
-    from bench import suite
+    from bench.cpulist import online_cpus
 
-    cpu = suite.online_cpus()[-1]
+    cpu = online_cpus()[-1]
     proc = bench("run", "--quick", "--cpus", str(cpu), "--seed", "5", "--out", str(tmp_path))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "comparisons decided" in proc.stdout and "native = " in proc.stdout
@@ -167,9 +167,10 @@ def test_doctor_reports_engine_and_image():
 @pytest.mark.docker
 def test_doctor_lists_and_clean_removes_labelled_leftovers():
     client = engine.connect()
-    from bench import image, suite
+    from bench import image
+    from bench.workloads import image_packages
 
-    packages = suite.image_packages()
+    packages = image_packages()
     tag = image.recipe_for(packages).tag
     container = client.containers.create(tag, ["true"], name="bench-leftover-test",
                                          labels=engine.labels("leftover-test"))
@@ -193,10 +194,11 @@ def test_doctor_lists_and_clean_removes_labelled_leftovers():
 def test_user_workload_from_outside_the_repo_native_and_docker(tmp_path):
     """A user's own workload file (outside the repo), one in the benchmark image and one in
     the user's own image tag, runs natively and in docker and is reported like the rest."""
-    from bench import image, suite
+    from bench import image
+    from bench.workloads import image_packages
 
     client = engine.connect()
-    packages = suite.image_packages()
+    packages = image_packages()
     own_tag = "bench-user-test:1"
     client.images.get(image.recipe_for(packages).tag).tag("bench-user-test", "1")
     mine = tmp_path / "my-workloads"

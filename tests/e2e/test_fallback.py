@@ -10,8 +10,10 @@ import sys
 
 import pytest
 
-from bench import engine, image, results, suite
+from bench import engine, image, results
+from bench.cpulist import online_cpus
 from bench.environments import oci
+from bench.workloads import image_packages, load_workloads, select_suite
 
 pytestmark = pytest.mark.e2e
 
@@ -21,12 +23,12 @@ def rootfs():
     """Set-up: the image's root filesystem, exported from the real engine's image (without
     an engine, the run would debootstrap it, as `bench image build` does)."""
     client = engine.connect()
-    recipe, _ = image.ensure_image(client, suite.image_packages())
+    recipe, _ = image.ensure_image(client, image_packages())
     return image.ensure_rootfs(recipe, client)
 
 
 def test_quick_suite_without_an_engine_runs_completely_in_oci(tmp_path, rootfs):
-    cpu = suite.online_cpus()[-1]
+    cpu = online_cpus()[-1]
     unreachable = {**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock"}
     proc = subprocess.run(
         [sys.executable, "-m", "bench", "run", "--quick", "--blocks", "2", "--warmup", "0",
@@ -48,7 +50,7 @@ def test_quick_suite_without_an_engine_runs_completely_in_oci(tmp_path, rootfs):
     assert {v.split("[")[0] for v in run["plan"]["variants"]} == {"native", "oci"}
     assert "engine" not in run and run["oci"]["root_filesystem"] == str(rootfs)
     # Complete: every workload of the quick suite, every variant of its matrix, all ok.
-    quick = {w.name for w in suite.select_suite(suite.load_workloads(), "quick")}
+    quick = {w.name for w in select_suite(load_workloads(), "quick")}
     assert {s.workload for s in loaded.samples} == quick
     assert all(s.ok for s in loaded.samples), [s.error for s in loaded.samples if not s.ok]
     for name, variants in run["plan"]["matrix"].items():

@@ -10,14 +10,16 @@ import sys
 
 import pytest
 
-from bench import engine, results, suite
+from bench import engine, results
+from bench.cpulist import online_cpus
 from bench.environments import oci
+from bench.variants import LADDER
 
 pytestmark = [pytest.mark.e2e, pytest.mark.docker]
 
 
 def test_ladder_run_of_redis_gives_every_step(tmp_path):
-    cpu = suite.online_cpus()[-1]
+    cpu = online_cpus()[-1]
     proc = subprocess.run(
         [sys.executable, "-m", "bench", "run", "--variants", "ladder", "-w", "app.redis-get",
          "--quick", "--blocks", "3", "--warmup", "0", "--cpus", str(cpu), "--seed", "4",
@@ -25,7 +27,7 @@ def test_ladder_run_of_redis_gives_every_step(tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     (folder,) = tmp_path.iterdir()
     loaded = results.load_run(folder)
-    rungs = [rung for rung, _ in suite.LADDER]
+    rungs = [rung for rung, _ in LADDER]
     assert loaded.run["plan"]["ladder"] == rungs
     assert all(s.ok for s in loaded.samples), [s.error for s in loaded.samples if not s.ok]
     assert {s.variant for s in loaded.samples} == set(rungs)
@@ -41,7 +43,7 @@ def test_ladder_run_of_redis_gives_every_step(tmp_path):
     assert "overhead ladder" in proc.stdout.lower()
     assert "app.redis-get: " in proc.stdout and " total" in proc.stdout
     report = html.unescape((folder / "report.html").read_text())
-    for _, adds in suite.LADDER[1:]:
+    for _, adds in LADDER[1:]:
         assert adds in report
     subprocess.run([sys.executable, "-m", "bench", "report", str(folder), "--format", "json",
                     "-o", str(tmp_path / "summary.json")], check=True, capture_output=True)

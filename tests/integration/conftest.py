@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from bench import engine, image, suite
+from bench import engine, image
+from bench.cpulist import online_cpus
+from bench.workloads import image_packages
 
 
 @pytest.fixture(scope="session")
@@ -18,14 +20,14 @@ def client():
 @pytest.fixture(scope="session")
 def bench_image(client) -> str:
     """The benchmark image for the built-in workloads (built here when missing)."""
-    packages = suite.image_packages()
+    packages = image_packages()
     recipe, _ = image.ensure_image(client, packages)
     return recipe.tag
 
 
 @pytest.fixture
 def measured_cpu() -> int:
-    return suite.online_cpus()[-1]
+    return online_cpus()[-1]
 
 
 def leftovers(client, run_id: str) -> dict[str, list[str]]:

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from bench import analysis, engine, results, suite
+from bench import analysis, engine, results
+from bench.workloads import load_workloads
 
 pytestmark = pytest.mark.docker
 
@@ -93,7 +94,7 @@ def test_published_data_holds_the_tracked_overhead(published):
     assert index["revision_to_hash"][str(revision)] == head
     tracked = by_params(index, "overhead.track_overhead", values)
     # Every known workload is a parameter; the ones not selected are skipped (no value).
-    assert {w for w, _ in tracked} == {w.name for w in suite.load_workloads()}
+    assert {w for w, _ in tracked} == {w.name for w in load_workloads()}
     assert {k: v for k, v in tracked.items() if v is not None}.keys() == {(WORKLOAD, "docker")}
     value = tracked[(WORKLOAD, "docker")]
     assert value == pytest.approx(expected[(WORKLOAD, "docker")].comparison.overhead * 100,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from bench import suite
+from bench.cpulist import online_cpus
 from bench.environments.base import SampleContext
-from bench.suite import Metric, Workload
+from bench.variants import parse_variant
+from bench.workloads import Metric, Workload, load_workloads
 from tests import envs
 from tests.integration.conftest import leftovers
 
@@ -18,11 +19,11 @@ def ctx(run_id: str, cpus: tuple[int, ...], seq: int = 0) -> SampleContext:
 
 
 def sysbench() -> Workload:
-    return next(w for w in suite.load_workloads() if w.name == "cpu.sysbench")
+    return next(w for w in load_workloads() if w.name == "cpu.sysbench")
 
 
 def make_env(spec, client, image, run_id):
-    return envs.make(suite.parse_variant(spec), run_id=run_id, client=client,
+    return envs.make(parse_variant(spec), run_id=run_id, client=client,
                                image=image)
 
 
@@ -30,7 +31,7 @@ def make_env(spec, client, image, run_id):
 def test_pinning_is_honoured_and_read_from_inside(spec, client, bench_image, measured_cpu):
     env = make_env(spec, client, bench_image, "it-pin")
     env.prepare([sysbench()])
-    for cpus in [(measured_cpu,), (suite.online_cpus()[0],)]:
+    for cpus in [(measured_cpu,), (online_cpus()[0],)]:
         sample = env.execute(sysbench(), ctx("it-pin", cpus))
         assert sample.ok, sample.error
         assert sample.affinity == list(cpus)
@@ -40,7 +41,7 @@ def test_pinning_is_honoured_and_read_from_inside(spec, client, bench_image, mea
 
 
 def test_same_binaries_on_host_and_in_image(client, bench_image):
-    binaries = sorted({b for w in suite.load_workloads() for b in w.binaries})
+    binaries = sorted({b for w in load_workloads() for b in w.binaries})
     native = make_env("native", client, bench_image, "it-hash").binary_hashes(binaries)
     docker = make_env("docker", client, bench_image, "it-hash").binary_hashes(binaries)
     assert set(native) == set(binaries)

@@ -15,7 +15,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from bench import engine, results, suite
+from bench import engine, results
+from bench.cpulist import parse_cpus
 
 pytestmark = pytest.mark.docker
 
@@ -180,4 +181,4 @@ def test_resume_of_a_complete_run_is_refused(tmp_path):
 
 def test_cpu_list_is_checked_before_anything_runs():
     with pytest.raises(Exception, match="not online"):
-        suite.parse_cpus("9999")
+        parse_cpus("9999")

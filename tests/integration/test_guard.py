@@ -16,7 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from bench import analysis, guard, results, runner, suite
+from bench import analysis, guard, results, runner
+from bench.plan import Plan, make_plan
+from bench.variants import parse_variants
+from bench.workloads import load_workloads
 from tests.integration.conftest import leftovers
 
 pytestmark = pytest.mark.docker
@@ -53,7 +56,7 @@ def _bursts(cpu: int, on_s: float, off_s: float, stop: multiprocessing.Event) ->
         stop.wait(off_s)
 
 
-def _run(plan: suite.Plan, out: Path, cpu: int, client) -> analysis.Summary:
+def _run(plan: Plan, out: Path, cpu: int, client) -> analysis.Summary:
     stop = multiprocessing.Event()
     # Sparse bursts (0.4 s every 5 s): most samples are hit or not, and a retake usually
     # finds the CPU free again.
@@ -71,10 +74,10 @@ def _run(plan: suite.Plan, out: Path, cpu: int, client) -> analysis.Summary:
 
 def test_a_foreign_hog_is_retaken_and_the_verdict_is_equivalent(tmp_path, client,
                                                                  bench_image, measured_cpu):
-    workload = next(w for w in suite.load_workloads() if w.name == "cpu.sysbench")
-    plan = suite.make_plan([workload], suite.parse_variants(["native,docker"]), (measured_cpu,),
-                           blocks=8, warmup=1, seed=3, quick=True, margin=0.05,
-                           retake=guard.RetakeRule(max_attempts=6, max_retake_share=1.0))
+    workload = next(w for w in load_workloads() if w.name == "cpu.sysbench")
+    plan = make_plan([workload], parse_variants(["native,docker"]), (measured_cpu,),
+                     blocks=8, warmup=1, seed=3, quick=True, margin=0.05,
+                     retake=guard.RetakeRule(max_attempts=6, max_retake_share=1.0))
     summary = _run(plan, tmp_path, measured_cpu, client)
     loaded = results.load_run(next(tmp_path.iterdir()))
     marked = [s for s in loaded.samples if s.contaminated]
@@ -99,9 +102,9 @@ def test_a_hog_inside_the_variants_container_is_its_cost(tmp_path, client, bench
     folder = tmp_path / "workloads"
     folder.mkdir()
     (folder / "cpu.sysbench-hogged.toml").write_text(HOG_IN_DOCKER)
-    (workload,) = [w for w in suite.load_workloads([folder]) if w.name == "cpu.sysbench-hogged"]
-    plan = suite.make_plan([workload], suite.parse_variants(["native,docker"]), (measured_cpu,),
-                           blocks=5, warmup=0, seed=4, quick=True)
+    (workload,) = [w for w in load_workloads([folder]) if w.name == "cpu.sysbench-hogged"]
+    plan = make_plan([workload], parse_variants(["native,docker"]), (measured_cpu,),
+                     blocks=5, warmup=0, seed=4, quick=True)
     outcome = runner.run(plan, tmp_path / "out")
     loaded = results.load_run(outcome.folder)
     docker = [s for s in loaded.samples if s.variant == "docker"]

@@ -19,9 +19,9 @@ def test_recipe_pins_host_versions_and_hash_is_stable():
 
 
 def test_workload_image_is_cached(client, bench_image):
-    from bench import suite
+    from bench.workloads import image_packages
 
-    packages = suite.image_packages()
+    packages = image_packages()
     recipe, built = image.ensure_image(client, packages)
     assert recipe.tag == bench_image
     assert built is False  # the session fixture built or found it: a cache hit now

@@ -17,11 +17,13 @@ from typing import Any
 
 import pytest
 
-from bench import metrics, results, runner, suite
+from bench import metrics, results, runner
 from bench.environments.base import Environment, SampleContext
 from bench.environments.docker import DockerEnvironment
 from bench.metrics.cgroup import CgroupCounters, Hierarchies, OwnCgroup, hierarchies
-from bench.suite import Metric, Workload
+from bench.plan import make_plan
+from bench.variants import parse_variant, parse_variants
+from bench.workloads import Metric, Workload, load_workloads
 from tests import envs
 from tests.integration.conftest import leftovers
 
@@ -48,7 +50,7 @@ def ctx(run_id: str, cpus: tuple[int, ...], seq: int = 0,
 
 
 def make_env(spec: str, client: Any, image: str, run_id: str) -> Environment:
-    return envs.make(suite.parse_variant(spec), run_id=run_id, client=client,
+    return envs.make(parse_variant(spec), run_id=run_id, client=client,
                                image=image)
 
 
@@ -64,9 +66,9 @@ class QuotaDocker(DockerEnvironment):
 def test_quota_throttles_and_is_warned_cpuset_alone_does_not(client, bench_image,
                                                               measured_cpu):
     run_id = "it-metrics-quota"
-    quota = QuotaDocker(suite.parse_variant("docker"), client, bench_image, run_id)
+    quota = QuotaDocker(parse_variant("docker"), client, bench_image, run_id)
     cpuset = make_env("docker", client, bench_image, run_id)
-    workload = next(w for w in suite.load_workloads() if w.name == "cpu.sysbench")
+    workload = next(w for w in load_workloads() if w.name == "cpu.sysbench")
     throttled = quota.execute(workload, ctx(run_id, (measured_cpu,), 0))
     free = cpuset.execute(workload, ctx(run_id, (measured_cpu,), 1))
     cpuset.teardown()
@@ -89,7 +91,7 @@ def test_container_metrics_cover_cgroup_memory_tasks_and_the_host(client, bench_
     run_id = "it-metrics-docker"
     env = make_env("docker", client, bench_image, run_id)
     sampling = metrics.SamplingConfig(interval_s=0.2, series=True)
-    workload = next(w for w in suite.load_workloads() if w.name == "memory.sysbench")
+    workload = next(w for w in load_workloads() if w.name == "memory.sysbench")
     sample = env.execute(workload, ctx(run_id, (measured_cpu,), sampling=sampling))
     env.teardown()
     assert sample.ok, sample.error
@@ -134,7 +136,7 @@ def test_cgroup_v2_reader_on_this_hosts_v2_tree():
 
 
 def test_native_own_cgroup_accounts_like_a_container(measured_cpu):
-    env = envs.make(suite.parse_variant("native[cgroup=own]"), run_id="it-own")
+    env = envs.make(parse_variant("native[cgroup=own]"), run_id="it-own")
     one = "sysbench cpu --events=1000 --time=0 run"
     script = f"{one} & {one}; wait"  # a tree of two: the cgroup holds both
     workload = Workload(name="cpu.two", category="cpu", command=("sh", "-c", script),
@@ -183,7 +185,7 @@ def test_native_and_docker_cpu_time_agree_within_two_percent(client, bench_image
 def test_sampling_costs_at_most_one_percent_of_a_cpu(tmp_path, measured_cpu):
     """Thread CPU time of the sampling, as recorded in run.json, at the default interval."""
     run_id = "it-cost"
-    env = envs.make(suite.parse_variant("native[cgroup=own]"), run_id=run_id)
+    env = envs.make(parse_variant("native[cgroup=own]"), run_id=run_id)
     sleeper = Workload(name="cpu.sleep", category="cpu", command=("sleep", "5"),
                        metric=Metric("seconds", "s", "lower", "wall_time"))
     for series in (False, True):
@@ -201,9 +203,9 @@ def test_sampling_costs_at_most_one_percent_of_a_cpu(tmp_path, measured_cpu):
 
 def test_a_run_records_metrics_per_sample_and_the_sampler_in_run_json(
         tmp_path, client, bench_image, measured_cpu):
-    plan = suite.make_plan([fixed_work("{threads}")],
-                           suite.parse_variants(["native,docker,native[cgroup=own]"]),
-                           (measured_cpu,), blocks=2, warmup=0, seed=5)
+    plan = make_plan([fixed_work("{threads}")],
+                     parse_variants(["native,docker,native[cgroup=own]"]),
+                     (measured_cpu,), blocks=2, warmup=0, seed=5)
     outcome = runner.run(plan, tmp_path)
     assert outcome.status == "complete"
     loaded = results.load_run(outcome.folder)

@@ -9,18 +9,20 @@ from pathlib import Path
 
 import pytest
 
-from bench import image, suite
+from bench import image
+from bench.cpulist import online_cpus
 from bench.environments import oci
 from bench.environments.base import SampleContext
 from bench.metrics import SamplingConfig
-from bench.suite import Metric, Workload
+from bench.variants import parse_variant
+from bench.workloads import Metric, Workload, image_packages, load_workloads
 from tests import envs
 
 
 @pytest.fixture(scope="module")
 def recipe(bench_image):
     """The image's recipe; its root filesystem is exported from the engine's image."""
-    recipe = image.recipe_for(suite.image_packages())
+    recipe = image.recipe_for(image_packages())
     assert recipe.tag == bench_image
     return recipe
 
@@ -31,7 +33,7 @@ def ctx(run_id: str, cpus: tuple[int, ...], seq: int = 0, sampling=None) -> Samp
 
 
 def builtin(name: str) -> Workload:
-    return next(w for w in suite.load_workloads() if w.name == name)
+    return next(w for w in load_workloads() if w.name == name)
 
 
 def probe(script: str, pattern: str, timeout: float = 30.0) -> Workload:
@@ -42,7 +44,7 @@ def probe(script: str, pattern: str, timeout: float = 30.0) -> Workload:
 
 
 def make(spec: str, recipe, run_id: str):
-    env = envs.make(suite.parse_variant(spec), run_id=run_id, recipe=recipe)
+    env = envs.make(parse_variant(spec), run_id=run_id, recipe=recipe)
     return env
 
 
@@ -102,7 +104,7 @@ def test_each_switch_is_seen_from_inside(spec, script, expected, recipe):
     workload = probe(f'v=$({script}); echo "seen $((v + 1))"', r"seen (\d+)")
     env.prepare([workload])
     try:
-        sample = env.execute(workload, ctx("it-oci-switch", (suite.online_cpus()[-1],)))
+        sample = env.execute(workload, ctx("it-oci-switch", (online_cpus()[-1],)))
     finally:
         env.teardown()
     assert sample.ok, (sample.error, sample.stderr_tail)
@@ -157,7 +159,7 @@ def test_disk_workload_writes_to_its_data_directory_under_userns(recipe):
     workload = builtin("disk.fio-seqwrite")
     env.prepare([workload])
     try:
-        sample = env.execute(workload, ctx("it-oci-disk", (suite.online_cpus()[-1],)))
+        sample = env.execute(workload, ctx("it-oci-disk", (online_cpus()[-1],)))
     finally:
         env.teardown()
     assert sample.ok, (sample.error, sample.stderr_tail)

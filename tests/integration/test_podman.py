@@ -11,12 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from bench import engine, image, suite
+from bench import engine, image
+from bench.cpulist import online_cpus
 from bench.environments import podman
 from bench.environments.base import SampleContext
 from bench.environments.native import NativeEnvironment
 from bench.environments.podman import PodmanEnvironment
-from bench.suite import Metric, Workload
+from bench.plan import make_plan
+from bench.variants import parse_variant, parse_variants
+from bench.workloads import Metric, Workload, image_packages, load_workloads
 
 pytestmark = [pytest.mark.docker, pytest.mark.podman]
 
@@ -32,22 +35,22 @@ def podman_client():
 @pytest.fixture(scope="session")
 def podman_image(podman_client, client, bench_image) -> str:
     """Docker's benchmark image (host packages installed) imported into podman's store."""
-    recipe = image.recipe_for(suite.image_packages())
+    recipe = image.recipe_for(image_packages())
     assert recipe.tag == bench_image
     return podman.ensure_image(podman_client, recipe, docker_client=client)
 
 
 def workload(name: str) -> Workload:
-    return next(w for w in suite.load_workloads() if w.name == name)
+    return next(w for w in load_workloads() if w.name == name)
 
 
 def ctx(run_id: str, cpus: tuple[int, ...], seq: int = 0) -> SampleContext:
     return SampleContext(run_id, seq, 0, 0, False, cpus, quick=True,
-                         client_cpus=(suite.online_cpus()[0],))
+                         client_cpus=(online_cpus()[0],))
 
 
 def make_env(spec: str, client, tag: str, run_id: str) -> PodmanEnvironment:
-    return PodmanEnvironment(suite.parse_variant(spec), client, tag, run_id)
+    return PodmanEnvironment(parse_variant(spec), client, tag, run_id)
 
 
 def test_service_answers_and_containers_start(podman_client, podman_image):
@@ -110,7 +113,7 @@ def test_same_binaries_as_native_and_facts(podman_client, podman_image):
     env = make_env("podman", podman_client, podman_image, run_id)
     binaries = ["redis-server", "sysbench"]
     hashes = env.binary_hashes(binaries)
-    native = NativeEnvironment(suite.parse_variant("native")).binary_hashes(binaries)
+    native = NativeEnvironment(parse_variant("native")).binary_hashes(binaries)
     for binary in binaries:
         assert len(hashes[binary]["sha256"]) == 64
         assert hashes[binary]["sha256"] == native[binary]["sha256"], binary
@@ -152,9 +155,9 @@ def test_bench_run_with_podman_and_oci_variants(tmp_path, podman_image):
     from bench import results, runner
     from bench.environments import oci
 
-    plan = suite.make_plan([workload("cpu.sysbench")],
-                           suite.parse_variants(["native,docker,podman,oci"]),
-                           (suite.online_cpus()[-1],), blocks=2, warmup=0, seed=3, quick=True)
+    plan = make_plan([workload("cpu.sysbench")],
+                     parse_variants(["native,docker,podman,oci"]),
+                     (online_cpus()[-1],), blocks=2, warmup=0, seed=3, quick=True)
     outcome = runner.run(plan, tmp_path)
     loaded = results.load_run(outcome.folder)
     assert loaded.run["status"] == "complete"

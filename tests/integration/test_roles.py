@@ -7,21 +7,24 @@ import ipaddress
 
 import pytest
 
-from bench import engine, suite
+from bench import engine
+from bench.cpulist import online_cpus
 from bench.environments import roles
 from bench.environments.base import SampleContext
+from bench.variants import parse_variant
+from bench.workloads import Workload, load_workloads
 from tests import envs
 
 pytestmark = pytest.mark.docker
 
 
-def redis_get() -> suite.Workload:
-    return next(w for w in suite.load_workloads() if w.name == "app.redis-get")
+def redis_get() -> Workload:
+    return next(w for w in load_workloads() if w.name == "app.redis-get")
 
 
 def one_redis_sample(spec: str, run_id: str, client, bench_image):
     """One app.redis-get sample in the variant ``spec``, environment torn down after."""
-    env = envs.make(suite.parse_variant(spec), run_id=run_id, client=client,
+    env = envs.make(parse_variant(spec), run_id=run_id, client=client,
                               image=bench_image)
     workload = redis_get()
     env.prepare([workload])
@@ -32,7 +35,7 @@ def one_redis_sample(spec: str, run_id: str, client, bench_image):
 
 
 def ctx(run_id: str, seq: int = 0) -> SampleContext:
-    cpus = suite.online_cpus()
+    cpus = online_cpus()
     return SampleContext(run_id, seq, 0, 0, False, (cpus[-1],), True,
                          client_cpus=(cpus[0],))
 
@@ -45,8 +48,8 @@ def test_redis_server_under_test_client_pinned(spec, client, bench_image):
     sample = one_redis_sample(spec, run_id, client, bench_image)
     assert sample.ok, (sample.error, sample.stdout_tail, sample.extra)
     assert sample.value > 1000  # requests/s
-    assert sample.affinity == [suite.online_cpus()[-1]]  # the server's own, from its probe
-    assert sample.extra["client_cpus"] == [suite.online_cpus()[0]]
+    assert sample.affinity == [online_cpus()[-1]]  # the server's own, from its probe
+    assert sample.extra["client_cpus"] == [online_cpus()[0]]
     host = ipaddress.ip_address(sample.extra["server"]["host"])
     if spec in ("docker[net=container]", "docker[port=direct]"):
         assert host.is_private and not host.is_loopback  # the run's own container
@@ -97,10 +100,10 @@ def test_every_network_workload_uses_only_loopback_or_own_containers(client, ben
     """Each two-role workload in each network variant: the addresses the client and the
     readiness check used are loopback, or addresses of containers this run created."""
     run_id = "it-addresses"
-    workloads = [w for w in suite.load_workloads() if w.two_role]
+    workloads = [w for w in load_workloads() if w.two_role]
     assert {w.category for w in workloads} >= {"app", "network"}
     for spec in ("native", "docker", "docker[net=host]", "docker[net=container]"):
-        env = envs.make(suite.parse_variant(spec), run_id=run_id, client=client,
+        env = envs.make(parse_variant(spec), run_id=run_id, client=client,
                                   image=bench_image)
         env.prepare(workloads)
         seen: list[tuple[str, str]] = []
@@ -140,7 +143,7 @@ def test_check_address(host, ok):
 def test_net_none_refuses_two_role_workloads(client, bench_image):
     from bench.errors import UserError
 
-    env = envs.make(suite.parse_variant("docker[net=none]"), run_id="it-none",
+    env = envs.make(parse_variant("docker[net=none]"), run_id="it-none",
                               client=client, image=bench_image)
     with pytest.raises(UserError, match="has no network"):
         env.prepare([redis_get()])

@@ -9,9 +9,11 @@ import subprocess
 
 import pytest
 
-from bench import suite
+from bench.cpulist import online_cpus
 from bench.environments.base import SampleContext
 from bench.environments.native import HOST_DATA_ROOT
+from bench.variants import parse_variant
+from bench.workloads import Workload, load_workloads
 from tests import envs
 from tests.integration.conftest import leftovers
 
@@ -27,8 +29,8 @@ def fs_type(path: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def randread() -> suite.Workload:
-    workload = next(w for w in suite.load_workloads() if w.name == "disk.fio-randread")
+def randread() -> Workload:
+    workload = next(w for w in load_workloads() if w.name == "disk.fio-randread")
     return dataclasses.replace(workload, quick_duration=1)
 
 
@@ -36,10 +38,10 @@ def randread() -> suite.Workload:
 def samples(client, bench_image, randread):
     """One sample natively and one per storage, each environment torn down after it."""
     run_id = "it-storage"
-    cpus = (suite.online_cpus()[-1],)
+    cpus = (online_cpus()[-1],)
     found = {}
     for seq, spec in enumerate(["native", *(f"docker[storage={s}]" for s in STORAGES)]):
-        variant = suite.parse_variant(spec)  # docker[storage=overlay] is plain docker
+        variant = parse_variant(spec)  # docker[storage=overlay] is plain docker
         env = envs.make(variant, run_id=run_id, client=client, image=bench_image)
         env.prepare([randread])
         sample = env.execute(randread, SampleContext(run_id, seq, 0, 0, False, cpus, True))
@@ -99,8 +101,8 @@ def test_nothing_is_left_behind(samples, client):
 
 
 def test_teardown_removes_a_volume_left_by_an_interrupted_sample(client, bench_image):
-    env = envs.make(suite.parse_variant("docker[storage=volume]"),
-                    run_id="it-storage-left", client=client, image=bench_image)
+    env = envs.make(parse_variant("docker[storage=volume]"),
+                              run_id="it-storage-left", client=client, image=bench_image)
     client.volumes.create(name="bench-it-storage-left-0-data",
                           labels={"bench.project": "container-overhead-bench",
                                   "bench.run": "it-storage-left"})
@@ -112,10 +114,10 @@ def test_teardown_removes_a_volume_left_by_an_interrupted_sample(client, bench_i
 def test_read_only_root_stays_read_only_with_a_mounted_data_directory(
         client, bench_image, randread):
     workload = dataclasses.replace(randread, read_only_root=True)
-    env = envs.make(suite.parse_variant("docker[storage=tmpfs]"),
-                    run_id="it-storage-ro", client=client, image=bench_image)
+    env = envs.make(parse_variant("docker[storage=tmpfs]"),
+                              run_id="it-storage-ro", client=client, image=bench_image)
     sample = env.execute(workload, SampleContext("it-storage-ro", 0, 0, 0, False,
-                                                 (suite.online_cpus()[-1],), True))
+                                                 (online_cpus()[-1],), True))
     env.teardown()
     assert sample.ok, sample.error
     assert sample.extra["storage"]["fs"] == "tmpfs"

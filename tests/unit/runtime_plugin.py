@@ -13,7 +13,8 @@ from bench.environments.fake import FakeEnvironment
 from bench.environments.kind import EnvironmentKind
 from bench.health import Check
 from bench.results import Sample
-from bench.suite import Variant, Workload
+from bench.variants import Variant
+from bench.workloads import Workload
 
 #: What the kind was asked to do, in order (the test reads it).
 EVENTS: list[str] = []

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from bench import analysis, results, runner, schedule, suite
+from bench import analysis, results, runner, schedule
 from bench.errors import UsageError
+from bench.plan import make_plan, parse_duration
+from bench.variants import parse_variants
 from tests.conftest import fake_workload
 
 
 def adaptive_plan(variants, max_blocks=30, min_blocks=5, budget_s=None, seed=5):
-    return suite.make_plan([fake_workload("cpu.a")], suite.parse_variants([variants]), (0,),
-                           blocks=max_blocks, warmup=0, seed=seed, adaptive=True,
-                           min_blocks=min_blocks, budget_s=budget_s)
+    return make_plan([fake_workload("cpu.a")], parse_variants([variants]), (0,),
+                     blocks=max_blocks, warmup=0, seed=seed, adaptive=True,
+                     min_blocks=min_blocks, budget_s=budget_s)
 
 
 def no_engine():
@@ -61,7 +63,7 @@ def test_stop_rule_needs_min_blocks():
 
 
 def test_budget_stops_a_fixed_run(tmp_path, monkeypatch):
-    plan = suite.make_plan([fake_workload("cpu.a")], suite.parse_variants(["fake,fake"
+    plan = make_plan([fake_workload("cpu.a")], parse_variants(["fake,fake"
                            "[scale=1.1]"]), (0,), blocks=40, warmup=0, budget_s=5.0)
     clock = iter(range(0, 10_000, 1))  # every monotonic() call advances one second
     monkeypatch.setattr(runner.time, "monotonic", lambda: float(next(clock)))
@@ -84,12 +86,12 @@ def test_adaptive_options_are_validated(kwargs, message):
 @pytest.mark.parametrize("text, seconds", [("90", 90), ("90s", 90), ("10m", 600),
                                            ("1.5h", 5400)])
 def test_durations(text, seconds):
-    assert suite.parse_duration(text) == seconds
+    assert parse_duration(text) == seconds
 
 
 def test_bad_duration():
     with pytest.raises(UsageError, match="--budget"):
-        suite.parse_duration("soon")
+        parse_duration("soon")
 
 
 def test_a_workload_given_up_for_the_others_resumes_when_they_are_done(tmp_path, monkeypatch):
@@ -97,10 +99,10 @@ def test_a_workload_given_up_for_the_others_resumes_when_they_are_done(tmp_path,
     # given up while cpu.a measures, and resumes once cpu.a is done and budget is left.
     clock = iter(range(0, 100_000))  # every monotonic() call advances one second
     monkeypatch.setattr(runner.time, "monotonic", lambda: float(next(clock)))
-    variants = suite.parse_variants(["fake,fake[cv=0.012],fake[cv=0.1]"])
-    plan = suite.make_plan([fake_workload("cpu.a"), fake_workload("cpu.b")], variants, (0,),
-                           blocks=30, warmup=0, seed=11, adaptive=True, min_blocks=5,
-                           budget_s=400.0, matrix={"cpu.a": ("fake", "fake[cv=0.012]"),
+    variants = parse_variants(["fake,fake[cv=0.012],fake[cv=0.1]"])
+    plan = make_plan([fake_workload("cpu.a"), fake_workload("cpu.b")], variants, (0,),
+                     blocks=30, warmup=0, seed=11, adaptive=True, min_blocks=5,
+                     budget_s=400.0, matrix={"cpu.a": ("fake", "fake[cv=0.012]"),
                                                     "cpu.b": ("fake", "fake[cv=0.1]")})
     events = []
 

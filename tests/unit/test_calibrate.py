@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench import calibrate, results, suite
+from bench import calibrate, results
+from bench.plan import make_plan
 from tests.conftest import fake_workload
 
 
 def write_run(tmp_path, costs: dict[str, float], blocks=20, cv=0.004, seed=3):
     workload = fake_workload("cpu.spin")
-    plan = suite.make_plan([workload], calibrate.variants(), (0,), blocks=blocks)
+    plan = make_plan([workload], calibrate.variants(), (0,), blocks=blocks)
     store = results.RunStore.create(tmp_path, "calib")
     store.write_run({"plan": plan.to_dict(), "baseline": plan.baseline.id,
                      "status": "complete"})

@@ -2,7 +2,7 @@
 allocation of blocks to undecided workloads under a budget, and the families, together.
 
 Each replication is one virtual quick run through the product's own pieces: the plan
-(``suite.make_plan``), the schedule in rounds (``schedule.build``), the stop rule
+(``plan.make_plan``), the schedule in rounds (``schedule.build``), the stop rule
 (``schedule.StopRule``), the contamination guard (``RetakeRule.reason``), a budget in
 samples, and the final analysis (``analysis.summarize`` on the samples in memory). Only the
 measurement is simulated:
@@ -34,8 +34,10 @@ from pathlib import Path
 
 import numpy as np
 
-from bench import analysis, guard, schedule, suite
+from bench import analysis, guard, schedule
+from bench.plan import QUICK_MAX_BLOCKS, QUICK_MIN_BLOCKS, Plan, make_plan
 from bench.results import LoadedRun, Sample
+from bench.variants import parse_variants
 from tests.conftest import fake_workload
 
 ALPHA = 0.05
@@ -46,14 +48,14 @@ ROUNDS_BUDGET = 24  # blocks of every workload the budget would buy
 RULE = guard.RetakeRule()
 
 
-def _plan(seed: int, retake: bool) -> suite.Plan:
-    variants = suite.parse_variants(["fake,docker,fake[cv=0.02]"])
+def _plan(seed: int, retake: bool) -> Plan:
+    variants = parse_variants(["fake,docker,fake[cv=0.02]"])
     matrix = {w: ("fake", "docker", "fake[cv=0.02]") if w in MECHANISMS else ("fake", "docker")
               for w in WORKLOADS}
-    return suite.make_plan([fake_workload(w) for w in WORKLOADS], variants, (1,),
-                           blocks=suite.QUICK_MAX_BLOCKS, warmup=0, seed=seed, adaptive=True,
-                           min_blocks=suite.QUICK_MIN_BLOCKS, margin=MARGIN, alpha=ALPHA,
-                           matrix=matrix, retake=guard.RetakeRule(enabled=retake))
+    return make_plan([fake_workload(w) for w in WORKLOADS], variants, (1,),
+                     blocks=QUICK_MAX_BLOCKS, warmup=0, seed=seed, adaptive=True,
+                     min_blocks=QUICK_MIN_BLOCKS, margin=MARGIN, alpha=ALPHA,
+                     matrix=matrix, retake=guard.RetakeRule(enabled=retake))
 
 
 def virtual_run(seed: int, effect: float, retake: bool = True) -> analysis.Summary:

@@ -10,8 +10,10 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bench import analysis, parsers, results, suite
+from bench import analysis, parsers, results
 from bench.errors import UsageError
+from bench.plan import Plan
+from bench.workloads import load_workload
 from tests.conftest import VALID_TOML
 
 FUZZ = settings(max_examples=300, deadline=None,
@@ -51,7 +53,7 @@ def load_text(tmp_path: Path, data: bytes) -> None:
     path = tmp_path / "cpu.fuzz.toml"
     path.write_bytes(data)
     try:
-        suite.load_workload(path)
+        load_workload(path)
     except UsageError as err:
         assert str(path) in str(err) and "\n" not in str(err)
 
@@ -105,7 +107,7 @@ def test_random_json_objects_into_results_and_plan(tmp_path, lines, plan):
     except UsageError:
         return
     try:
-        suite.Plan.from_dict(loaded.run["plan"])
+        Plan.from_dict(loaded.run["plan"])
     except UsageError as err:
         assert "run.json" in str(err)
     try:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from bench import analysis, guard, results, runner, suite
+from bench import analysis, guard, results, runner
 from bench.errors import UsageError
+from bench.plan import Plan, make_plan
 from bench.results import Sample
+from bench.variants import parse_variants
 from tests.conftest import fake_workload
 
 
@@ -81,9 +83,9 @@ def test_rule_round_trips_and_old_plans_have_none():
         guard.RetakeRule(foreign_threshold=0)
 
 
-def _plan(variants: str, **kwargs) -> suite.Plan:
-    return suite.make_plan([fake_workload("cpu.a")], suite.parse_variants([variants]), (0,),
-                           blocks=12, warmup=1, seed=2, **kwargs)
+def _plan(variants: str, **kwargs) -> Plan:
+    return make_plan([fake_workload("cpu.a")], parse_variants([variants]), (0,),
+                     blocks=12, warmup=1, seed=2, **kwargs)
 
 
 def no_engine():

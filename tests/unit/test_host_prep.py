@@ -13,10 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from bench import cpulist, facts, numa, suite, tune
+from bench import cpulist, facts, numa, tune
 from bench.environments import base, roles
 from bench.environments.docker import DockerEnvironment
 from bench.errors import UserError
+from bench.variants import parse_variant
+from bench.workloads import Metric, Workload
 
 
 def two_nodes(tmp_path: Path) -> Path:
@@ -51,7 +53,7 @@ def test_native_children_bind_memory_and_containers_get_cpuset_mems(tmp_path, mo
     monkeypatch.setattr(os, "sched_setaffinity", lambda pid, cpus: None)
     roles.child_setup(None, (5,))()
     assert bound == [1]
-    env = DockerEnvironment(suite.parse_variant("docker"), client=None, image="x",
+    env = DockerEnvironment(parse_variant("docker"), client=None, image="x",
                             run_id="r")
     assert env._container_options((5,))["cpuset_mems"] == "1"
     assert env._container_options((0, 1))["cpuset_mems"] == "0"
@@ -76,11 +78,11 @@ def test_the_probe_records_the_memory_nodes_and_policy_the_workload_saw():
     done = subprocess.run(base.wrap(["true"]), capture_output=True, text=True, check=True)
     line = done.stderr.strip()
     assert line.startswith("bench-probe cpus=") and " mems=" in line and " policy=" in line
-    workload = suite.Workload(name="cpu.t", category="cpu", command=("true",),
-                              metric=suite.Metric("v", "s", "lower", "wall_time"))
+    workload = Workload(name="cpu.t", category="cpu", command=("true",),
+                        metric=Metric("v", "s", "lower", "wall_time"))
     ctx = base.SampleContext("r", 0, 0, 0, False, (0,), True)
     raw = base.RawResult(0, "", done.stderr, 0.1, time.time(), "x")
-    sample = base.finish_sample(workload, suite.parse_variant("native"), ctx, raw)
+    sample = base.finish_sample(workload, parse_variant("native"), ctx, raw)
     assert sample.extra["numa"]["mems_allowed"] == cpulist.parse(
         Path("/sys/devices/system/node/online").read_text())
     assert sample.extra["numa"]["policy"] == "default"

@@ -16,8 +16,10 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from bench import analysis, fallback, ladder, results, runner, stats, suite
+from bench import analysis, fallback, ladder, results, runner, stats
+from bench.plan import make_plan
 from bench.report import answer, export, html, markdown, svg, terminal
+from bench.variants import LADDER, VARIANT_SETS, ladder_of, parse_variants
 from tests.conftest import fake_workload
 from tests.unit.test_report import make_run
 
@@ -33,9 +35,9 @@ def no_engine():
 
 def ladder_plan(blocks=12, matrix=None, adaptive=False, ladder_ids=RUNGS):
     workloads = [fake_workload("cpu.a"), fake_workload("memory.b", better="lower")]
-    return suite.make_plan(workloads, suite.parse_variants([",".join(RUNGS)]), (0,),
-                           blocks=blocks, warmup=0, seed=7, matrix=matrix, adaptive=adaptive,
-                           min_blocks=5, ladder=tuple(ladder_ids))
+    return make_plan(workloads, parse_variants([",".join(RUNGS)]), (0,),
+                     blocks=blocks, warmup=0, seed=7, matrix=matrix, adaptive=adaptive,
+                     min_blocks=5, ladder=tuple(ladder_ids))
 
 
 @pytest.fixture(scope="module")
@@ -128,8 +130,8 @@ def test_attribution_names_the_overhead_step_with_its_interval_and_share(fake_la
 
 
 def test_no_ladder_no_ladder_section(tmp_path):
-    plan = suite.make_plan([fake_workload("cpu.a")], suite.parse_variants(["fake,fake[cv=0.01]"]),
-                           (0,), blocks=4, warmup=0, seed=1)
+    plan = make_plan([fake_workload("cpu.a")], parse_variants(["fake,fake[cv=0.01]"]),
+                     (0,), blocks=4, warmup=0, seed=1)
     loaded = results.load_run(runner.run(plan, tmp_path, connect=no_engine).folder)
     summary = analysis.summarize(loaded)
     assert loaded.run["plan"]["ladder"] == [] and summary.ladder is None
@@ -162,9 +164,9 @@ def redis_like(total_blocks=12, seed=3, give_back=True):
     """Values of the real ladder's rungs for one workload: +5% at the veth step, given back
     when the ladder leaves the veth again, and +24% at the published port."""
     rng = np.random.default_rng(seed)
-    costs = {rung: 1.0 for rung in suite.VARIANT_SETS["ladder"]}
+    costs = {rung: 1.0 for rung in VARIANT_SETS["ladder"]}
     factor = 1.0
-    for rung in suite.VARIANT_SETS["ladder"]:
+    for rung in VARIANT_SETS["ladder"]:
         factor *= {"oci[userns=on,net=veth]": 1.05,
                    "oci[seccomp=default]": 1 / 1.05 if give_back else 1.0,
                    "docker": 1.24}.get(rung, 1.0)
@@ -176,11 +178,11 @@ def redis_like(total_blocks=12, seed=3, give_back=True):
 
 def test_real_ladder_words_in_the_attribution():
     values = redis_like()
-    rungs = suite.VARIANT_SETS["ladder"]
+    rungs = VARIANT_SETS["ladder"]
     result = ladder.analyse(rungs, [("app.redis-get", "higher")], values, margin=0.02,
                             alpha_for=lambda n: 0.05, seed=1)
     (w,) = result.workloads
-    assert [s.adds for s in w.steps] == [d for _, d in suite.LADDER[1:]]
+    assert [s.adds for s in w.steps] == [d for _, d in LADDER[1:]]
     overhead = [s for s in w.steps if s.verdict == "overhead"]
     assert [s.rung for s in overhead] == ["oci[userns=on,net=veth]", "docker"]
     text = w.attribution
@@ -203,7 +205,7 @@ def test_rungs_without_data_are_stepped_over_and_too_few_blocks_say_so():
     values = redis_like(total_blocks=6)
     del values[("app.redis-get", "oci[userns=on]")]  # planned, every sample failed
     values[("app.redis-get", "docker")] = {0: 1e5}  # one block only
-    result = ladder.analyse(suite.VARIANT_SETS["ladder"], [("app.redis-get", "higher")],
+    result = ladder.analyse(VARIANT_SETS["ladder"], [("app.redis-get", "higher")],
                             values, margin=0.02, alpha_for=lambda n: 0.05)
     steps = {s.rung: s for s in result.workloads[0].steps}
     assert "oci[userns=on]" not in steps
@@ -217,9 +219,9 @@ def test_rungs_without_data_are_stepped_over_and_too_few_blocks_say_so():
 def test_a_fallback_ladder_describes_what_each_stand_in_really_changes():
     """No engine: the docker rungs ran as oci variants (bench.fallback); their steps say
     which settings changed and which rung they stand in for, not the docker mechanism."""
-    variants = suite.parse_variants(["ladder"])
-    plan = suite.make_plan([fake_workload("app.redis-get")], variants, (0,),
-                           ladder=suite.ladder_of(variants))
+    variants = parse_variants(["ladder"])
+    plan = make_plan([fake_workload("app.redis-get")], variants, (0,),
+                     ladder=ladder_of(variants))
     oci_plan, mapping, _ = fallback.to_oci(plan)
     values = {("app.redis-get", rung): {b: 1e5 for b in range(6)} for rung in oci_plan.ladder}
     result = ladder.analyse(oci_plan.ladder, [("app.redis-get", "higher")], values,

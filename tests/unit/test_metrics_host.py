@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from bench import metrics, suite
+from bench import metrics
 from bench.environments.base import RawResult, SampleContext, finish_sample
 from bench.errors import UsageError
 from bench.metrics import host
 from bench.metrics.sampling import Poller
+from bench.variants import parse_variant
 from tests.conftest import fake_workload
 
 HZ = os.sysconf("SC_CLK_TCK")
@@ -88,7 +89,7 @@ def sample_of(cpu_total_s: float | None = None):
     extra = {"metrics": {"cpu_total_s": cpu_total_s}} if cpu_total_s is not None else {}
     raw = RawResult(0, "x", "", 1.0, 0.0, "fake:0", extra=extra)
     workload = fake_workload()
-    return finish_sample(workload, suite.parse_variant("fake"), ctx, raw)
+    return finish_sample(workload, parse_variant("fake"), ctx, raw)
 
 
 def test_monitor_summarises_the_host_around_a_sample(tmp_path):

@@ -13,10 +13,12 @@ import time
 
 import pytest
 
-from bench import metrics, suite
+from bench import metrics
+from bench.cpulist import online_cpus
 from bench.environments.base import SampleContext
 from bench.metrics import process
-from bench.suite import Metric, Workload
+from bench.variants import parse_variant
+from bench.workloads import Metric, Workload
 from tests import envs
 
 
@@ -102,8 +104,8 @@ def shell(script: str, timeout: float = 30.0) -> Workload:
 
 
 def run_native(workload: Workload, spec: str = "native"):
-    env = envs.make(suite.parse_variant(spec), run_id="ut-native")
-    cpu = suite.online_cpus()[-1]
+    env = envs.make(parse_variant(spec), run_id="ut-native")
+    cpu = online_cpus()[-1]
     ctx = SampleContext("ut-native", 0, 0, 0, False, (cpu,), True,
                         metrics.SamplingConfig(interval_s=0.05))
     try:
@@ -135,7 +137,7 @@ def test_exit_code_signal_and_timeout_are_reported():
 def test_a_missing_program_cannot_start():
     workload = Workload(name="cpu.none", category="cpu", command=("x",),
                         metric=Metric("rate", "ops/s", "higher", "wall_time"))
-    env = envs.make(suite.parse_variant("native"), run_id="ut-native")
+    env = envs.make(parse_variant("native"), run_id="ut-native")
     ctx = SampleContext("ut-native", 0, 0, 0, False, (0,), True)
     # The probe shell starts; the tool is missing: exit code 127, a failed sample.
     sample = env.execute(workload, ctx)

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from bench import fallback, image, suite
+from bench import fallback, image
 from bench.environments import oci
 from bench.errors import UsageError, UserError
+from bench.plan import Plan, make_plan
+from bench.variants import LADDER, ladder_of, parse_variant, parse_variants
+from bench.workloads import load_workloads
 
 RECIPE = image.Recipe("debian", "bookworm", "amd64", "http://deb.debian.org/debian", ())
 
 
 def env(spec: str) -> oci.OciEnvironment:
-    made = oci.OciEnvironment(suite.parse_variant(spec), RECIPE, "r1")
+    made = oci.OciEnvironment(parse_variant(spec), RECIPE, "r1")
     made.root = oci.Path("/var/lib/bench/rootfs/x/root")
     return made
 
@@ -117,19 +120,19 @@ def test_seccomp_profile_keeps_the_rules_that_apply_to_the_arch_caps_and_kernel(
 
 
 def test_ladder_is_a_variant_set_in_rung_order():
-    variants = suite.parse_variants(["ladder"])
-    assert [v.id for v in variants] == [rung for rung, _ in suite.LADDER]
-    assert suite.ladder_of(variants) == tuple(v.id for v in variants)
-    assert suite.ladder_of(variants[:3]) == ()
+    variants = parse_variants(["ladder"])
+    assert [v.id for v in variants] == [rung for rung, _ in LADDER]
+    assert ladder_of(variants) == tuple(v.id for v in variants)
+    assert ladder_of(variants[:3]) == ()
     with pytest.raises(UsageError, match="given twice"):
-        suite.parse_variants(["ladder,docker"])
+        parse_variants(["ladder,docker"])
 
 
-def plan(variants: list[str], ladder: bool = False) -> suite.Plan:
-    workload = next(w for w in suite.load_workloads() if w.name == "cpu.sysbench")
-    parsed = suite.parse_variants(variants)
-    return suite.make_plan([workload], parsed, (1,), ladder=suite.ladder_of(parsed)
-                           if ladder else ())
+def plan(variants: list[str], ladder: bool = False) -> Plan:
+    workload = next(w for w in load_workloads() if w.name == "cpu.sysbench")
+    parsed = parse_variants(variants)
+    return make_plan([workload], parsed, (1,), ladder=ladder_of(parsed)
+                     if ladder else ())
 
 
 def test_fallback_maps_each_docker_variant_to_the_closest_oci_one():
@@ -161,9 +164,9 @@ def test_fallback_keeps_the_ladder_order_and_notes_disk_storage():
     new, mapping, _ = fallback.to_oci(ladder)
     assert new.ladder == tuple(mapping.get(v, v) for v in ladder.ladder)
     assert len(set(new.ladder)) == len(new.ladder)
-    disk = next(w for w in suite.load_workloads() if w.name == "disk.fio-seqwrite")
-    _, _, differences = fallback.to_oci(suite.make_plan(
-        [disk], suite.parse_variants(["native,docker"]), (1,)))
+    disk = next(w for w in load_workloads() if w.name == "disk.fio-seqwrite")
+    _, _, differences = fallback.to_oci(make_plan(
+        [disk], parse_variants(["native,docker"]), (1,)))
     assert differences["docker"] == [
         "storage=overlay: the data directory is a bind mount, not the container's layer"]
 

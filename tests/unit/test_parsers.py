@@ -74,9 +74,9 @@ def test_zero_metric_is_refused():
 
 def test_nginx_wrk_workload_reads_requests_per_second_from_real_wrk_output():
     """app.nginx-wrk uses the generic regex parser; its pattern on wrk 4.1.0's output."""
-    from bench import suite
+    from bench.workloads import load_workloads
 
-    workload = next(w for w in suite.load_workloads() if w.name == "app.nginx-wrk")
+    workload = next(w for w in load_workloads() if w.name == "app.nginx-wrk")
     text = read("wrk-4.1.0-nginx.txt")
     assert parsers.parse(workload.metric.parser, text, workload.metric.options) == 136941.49
     with pytest.raises(parsers.ParseError):
@@ -87,9 +87,9 @@ def test_nginx_wrk_workload_reads_requests_per_second_from_real_wrk_output():
 def test_mariadb_workload_reads_transactions_per_second_from_real_sysbench_output():
     """app.mariadb-oltp: its regex on sysbench 1.0.20 oltp_read_only against MariaDB
     10.11 (the queries/s line right below must not be taken instead)."""
-    from bench import suite
+    from bench.workloads import load_workloads
 
-    workload = next(w for w in suite.load_workloads() if w.name == "app.mariadb-oltp")
+    workload = next(w for w in load_workloads() if w.name == "app.mariadb-oltp")
     text = read("sysbench-oltp-1.0.20-mariadb-10.11.txt")
     assert parsers.parse(workload.metric.parser, text, workload.metric.options) == 3749.19
     failed = ("FATAL: unable to connect to MySQL server on host '127.0.0.1', port 3306, "

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bench import parsers, suite
+from bench import parsers
+from bench.variants import parse_variant
+from bench.workloads import Metric, Workload, load_workloads
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 
@@ -34,8 +36,8 @@ CAPTURED = {
 
 
 @pytest.fixture(scope="module")
-def workloads() -> dict[str, suite.Workload]:
-    return {w.name: w for w in suite.load_workloads()}
+def workloads() -> dict[str, Workload]:
+    return {w.name: w for w in load_workloads()}
 
 
 @pytest.mark.parametrize("name", sorted(CAPTURED))
@@ -191,9 +193,9 @@ def test_disk_workloads_use_a_data_directory_and_others_do_not(workloads):
 
 
 def test_uses_data_is_the_placeholder_not_the_text():
-    def make(*command: str) -> suite.Workload:
-        return suite.Workload(name="disk.x", category="disk", command=command,
-                              metric=suite.Metric("v", "IOPS", "higher", "fio"))
+    def make(*command: str) -> Workload:
+        return Workload(name="disk.x", category="disk", command=command,
+                        metric=Metric("v", "IOPS", "higher", "fio"))
 
     assert make("fio", "--directory={data}").uses_data
     assert not make("sh", "-c", "echo {{data}} data").uses_data
@@ -207,7 +209,7 @@ def test_every_new_workload_declares_packages_and_binaries(workloads):
 
 
 def test_storage_axis():
-    assert suite.parse_variant("docker[storage=volume]").id == "docker[storage=volume]"
-    assert suite.parse_variant("docker[storage=overlay]").id == "docker"  # the default
+    assert parse_variant("docker[storage=volume]").id == "docker[storage=volume]"
+    assert parse_variant("docker[storage=overlay]").id == "docker"  # the default
     with pytest.raises(Exception, match="unknown value 'nfs'"):
-        suite.parse_variant("docker[storage=nfs]")
+        parse_variant("docker[storage=nfs]")

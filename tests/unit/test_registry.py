@@ -8,9 +8,12 @@ import sys
 
 import pytest
 
-from bench import analysis, results, runner, suite
+from bench import analysis, results, runner
+from bench.cpulist import default_cpus
 from bench.environments import registry
 from bench.errors import UsageError
+from bench.plan import make_plan
+from bench.variants import parse_variant, parse_variants
 from tests.conftest import fake_workload
 from tests.unit import runtime_plugin
 
@@ -25,9 +28,9 @@ def toy(monkeypatch):
 
 
 def toy_plan(blocks=4):
-    return suite.make_plan([fake_workload("cpu.a")],
-                           suite.parse_variants(["fake,toyrt,toyrt[speed=slow]"]),
-                           tuple(suite.default_cpus()), blocks=blocks, warmup=0, seed=5)
+    return make_plan([fake_workload("cpu.a")],
+                           parse_variants(["fake,toyrt,toyrt[speed=slow]"]),
+                           tuple(default_cpus()), blocks=blocks, warmup=0, seed=5)
 
 
 def no_engine():
@@ -35,15 +38,15 @@ def no_engine():
 
 
 def test_a_registered_runtime_parses_its_own_settings(toy):
-    variants = suite.parse_variants(["toyrt,toyrt[speed=slow],toyrt[speed=normal,label=x]"])
+    variants = parse_variants(["toyrt,toyrt[speed=slow],toyrt[speed=normal,label=x]"])
     assert [v.id for v in variants] == ["toyrt", "toyrt[speed=slow]", "toyrt[label=x]"]
     with pytest.raises(UsageError, match="unknown value 'fast' for toyrt axis 'speed'"):
-        suite.parse_variant("toyrt[speed=fast]")
+        parse_variant("toyrt[speed=fast]")
 
 
 def test_an_unregistered_environment_is_named_with_the_known_ones():
     with pytest.raises(UsageError, match=r"unknown environment 'toyrt'.*known: native, docker"):
-        suite.parse_variant("toyrt")
+        parse_variant("toyrt")
 
 
 def test_the_runner_runs_a_registered_runtime_through_its_kind(toy, tmp_path):

@@ -7,15 +7,18 @@ import signal
 
 import pytest
 
-from bench import results, runner, suite
+from bench import results, runner
+from bench.cpulist import default_cpus
 from bench.environments.docker import DockerEnvironment
+from bench.plan import make_plan
+from bench.variants import parse_variant, parse_variants
 from tests.conftest import fake_workload
 
 
 def plan(variants="fake,fake[scale=1.1]", blocks=5, warmup=1, seed=11, workloads=None):
-    return suite.make_plan(workloads or [fake_workload("cpu.a"), fake_workload("memory.b")],
-                           suite.parse_variants([variants]), tuple(suite.default_cpus()),
-                           blocks=blocks, warmup=warmup, seed=seed)
+    return make_plan(workloads or [fake_workload("cpu.a"), fake_workload("memory.b")],
+                     parse_variants([variants]), tuple(default_cpus()),
+                     blocks=blocks, warmup=warmup, seed=seed)
 
 
 class Recorder:
@@ -47,7 +50,7 @@ def test_every_step_becomes_a_stored_sample(tmp_path):
     assert len(loaded.samples) == outcome.samples == recorder.total == 2 * 6 * 2
     assert [s.seq for s in loaded.samples] == list(range(24))
     assert sum(s.warmup for s in loaded.samples) == 2 * 1 * 2
-    assert all(s.affinity == s.requested_cpus == list(suite.default_cpus())
+    assert all(s.affinity == s.requested_cpus == list(default_cpus())
                for s in loaded.samples)
     run = loaded.run
     assert run["status"] == "complete" and run["samples"] == 24
@@ -161,7 +164,7 @@ def test_a_ctrl_c_during_a_container_create_still_removes_the_container():
     class Client:
         containers = Containers()
 
-    env = DockerEnvironment(suite.parse_variant("docker"), client=Client(), image="x",
+    env = DockerEnvironment(parse_variant("docker"), client=Client(), image="x",
                             run_id="r")
     with pytest.raises(KeyboardInterrupt):
         env._run(["true"], (0,), 10, "bench-r-0")

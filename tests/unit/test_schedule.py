@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections import Counter
 
-from bench import schedule, suite
+from bench import plan, schedule
+from bench.variants import parse_variants
 from tests.conftest import fake_workload
 
 
 def make_plan(seed=1, blocks=6, warmup=2):
-    variants = suite.parse_variants(["native,docker,docker[net=host]"])
+    variants = parse_variants(["native,docker,docker[net=host]"])
     workloads = [fake_workload("cpu.a"), fake_workload("memory.b")]
-    return suite.make_plan(workloads, variants, (0,), blocks=blocks, warmup=warmup, seed=seed)
+    return plan.make_plan(workloads, variants, (0,), blocks=blocks, warmup=warmup, seed=seed)
 
 
 def test_every_block_has_every_variant_once():
