@@ -54,7 +54,7 @@ from bench.plan import (
     recorded,
 )
 from bench.report import answer, export, formats, html, markdown, terminal
-from bench.variants import DEFAULT_VARIANTS, VARIANT_SETS
+from bench.variants import DEFAULT_VARIANTS, EXAMPLE_VARIANTS, VARIANT_SETS
 from bench.workloads import SUITES, image_packages, load_workloads, select_workloads
 
 
@@ -180,8 +180,8 @@ def _workload_dirs(dirs: tuple[str, ...]) -> list[Path]:
               help="Workload set: quick (one per category, ~5 min), standard (~30 min), "
                    "full. Default: standard (quick with --quick).")
 @click.option("--variants", "variant_specs", multiple=True, metavar="LIST",
-              help="Variants to compare in every workload, e.g. "
-                   "'native,docker,docker[net=host]', or 'ladder' (one mechanism added per "
+              help=f"Variants to compare in every workload, e.g. '{EXAMPLE_VARIANTS}', "
+                   "or 'ladder' (one mechanism added per "
                    "rung, each step compared with the one before). Default: each workload's "
                    "own matrix (bench list). The baseline is native.")
 @click.option("--cpus", metavar="LIST",

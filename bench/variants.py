@@ -12,6 +12,8 @@ from bench.errors import UsageError
 
 #: The variants a workload runs in when neither it nor ``--variants`` names any.
 DEFAULT_VARIANTS = "native,docker"
+#: What ``--variants`` takes, as its help shows it.
+EXAMPLE_VARIANTS = "native,docker,docker[net=host]"
 
 _VARIANT_RE = re.compile(r"^([a-z]+)(?:\[(.*)\])?$")
 
