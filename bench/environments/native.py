@@ -21,19 +21,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from bench import parsers
-from bench.environments import roles
-from bench.environments.base import (
-    WORKDIR,
-    WORKLOAD_ENV,
-    Environment,
-    RawResult,
-    RunSetup,
-    SampleContext,
-    finish_sample,
-    now,
-    sha256_file,
-    wrap,
-)
+from bench.environments import base, roles
 from bench.environments.kind import EnvironmentKind
 from bench.metrics import OwnCgroup, ProcessWatch
 from bench.metrics.cgroup import CgroupCounters
@@ -69,7 +57,7 @@ def storage_record(kind: str, stderr: str, **details: str) -> dict[str, Any]:
     return {"storage": {"kind": kind, **details, **parsers.storage_probe(stderr)}}
 
 
-class NativeEnvironment(Environment):
+class NativeEnvironment(base.Environment):
     """Runs each sample as a child process pinned to the measured CPUs."""
 
     name = "native"
@@ -79,7 +67,7 @@ class NativeEnvironment(Environment):
         self.own_cgroup = variant.setting("cgroup", "inherit") == "own"
         self._leftover: list[OwnCgroup] = []
 
-    def execute(self, workload: Workload, ctx: SampleContext,
+    def execute(self, workload: Workload, ctx: base.SampleContext,
                 data: str | None = None) -> Sample:
         if workload.two_role:
             return roles.two_role_sample(
@@ -89,7 +77,7 @@ class NativeEnvironment(Environment):
                     argv, ctx.client_cpus or ctx.cpus, timeout))
         if workload.uses_data and data is None:
             return self._execute_with_data(workload, ctx)
-        started_at, start = now()
+        started_at, start = base.now()
         group = None
         if self.own_cgroup:
             try:
@@ -107,7 +95,7 @@ class NativeEnvironment(Environment):
                 except OSError:
                     self._leftover.append(group)
 
-    def _execute_with_data(self, workload: Workload, ctx: SampleContext) -> Sample:
+    def _execute_with_data(self, workload: Workload, ctx: base.SampleContext) -> Sample:
         """Disk workloads: ``{data}`` is a fresh directory on the host's filesystem (the
         one docker[storage=bind] mounts), removed with its content after the sample."""
         try:
@@ -120,17 +108,18 @@ class NativeEnvironment(Environment):
         finally:
             remove_host_data_dir(data)
 
-    def _execute(self, workload: Workload, ctx: SampleContext, group: OwnCgroup | None,
+    def _execute(self, workload: Workload, ctx: base.SampleContext, group: OwnCgroup | None,
                  started_at: float, start: float, data: str | None = None) -> Sample:
-        argv = wrap(workload.argv(len(ctx.cpus), ctx.quick, **({"data": data} if data else {})))
+        argv = base.wrap(workload.argv(len(ctx.cpus), ctx.quick,
+                                       **({"data": data} if data else {})))
         try:
             counters = CgroupCounters(group.group) if group is not None else None
             proc = subprocess.Popen(
                 argv,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
-                env=dict(WORKLOAD_ENV),
-                cwd=WORKDIR,
+                env=dict(base.WORKLOAD_ENV),
+                cwd=base.WORKDIR,
                 preexec_fn=roles.child_setup(group, ctx.cpus),
                 start_new_session=True,
             )
@@ -143,7 +132,7 @@ class NativeEnvironment(Environment):
         except BaseException:
             _kill(proc, watch)
             raise
-        wall = now()[1] - start
+        wall = base.now()[1] - start
         error = None
         if timed_out:
             error = f"timed out after {workload.timeout:g} s"
@@ -152,21 +141,21 @@ class NativeEnvironment(Environment):
             name = signal.Signals(signum).name if signum in signal.valid_signals() else signum
             error = (f"killed by {name}" + (" (from outside, or by the OOM killer)"
                                             if signum == signal.SIGKILL else ""))
-        raw = RawResult(proc.returncode, out.decode(errors="replace"),
-                        err_out.decode(errors="replace"), wall, started_at,
-                        f"pid:{proc.pid}", error, extra=watch.extra())
+        raw = base.RawResult(proc.returncode, out.decode(errors="replace"),
+                             err_out.decode(errors="replace"), wall, started_at,
+                             f"pid:{proc.pid}", error, extra=watch.extra())
         storage = storage_record("host", raw.stderr) if data else None
-        return finish_sample(workload, self.variant, ctx, raw, extra=storage)
+        return base.finish_sample(workload, self.variant, ctx, raw, extra=storage)
 
     def binary_hashes(self, binaries: list[str]) -> dict[str, dict[str, str]]:
         hashes: dict[str, dict[str, str]] = {}
         for binary in binaries:
-            found = shutil.which(binary, path=WORKLOAD_ENV["PATH"])
+            found = shutil.which(binary, path=base.WORKLOAD_ENV["PATH"])
             if found is None:
                 hashes[binary] = {"path": "", "sha256": "", "error": "not found on the host"}
                 continue
             path = os.path.realpath(found)
-            hashes[binary] = {"path": path, "sha256": sha256_file(path)}
+            hashes[binary] = {"path": path, "sha256": base.sha256_file(path)}
         return hashes
 
     def facts(self) -> dict[str, Any]:
@@ -252,7 +241,7 @@ class NativeKind(EnvironmentKind):
     }
     order = 40
 
-    def create(self, variant: Variant, setup: RunSetup) -> Environment:
+    def create(self, variant: Variant, setup: base.RunSetup) -> base.Environment:
         return NativeEnvironment(variant)
 
 

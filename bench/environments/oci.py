@@ -44,18 +44,7 @@ from typing import Any, ClassVar
 
 from bench import image, numa
 from bench.cpulist import format_cpus
-from bench.environments import roles
-from bench.environments.base import (
-    WORKDIR,
-    WORKLOAD_ENV,
-    RawResult,
-    RunSetup,
-    SampleContext,
-    cfs_settings,
-    finish_sample,
-    now,
-    wrap,
-)
+from bench.environments import base, roles
 from bench.environments.container import CONTAINER_DATA_DIR, ContainerEnvironment
 from bench.environments.kind import EnvironmentKind
 from bench.environments.native import make_host_data_dir, remove_host_data_dir, storage_record
@@ -219,7 +208,7 @@ class OciEnvironment(ContainerEnvironment):
         if self.userns and "off" in (variant.setting("pid"), variant.setting("ipc")):
             raise UserError(f"--variants: '{variant.id}': a user namespace needs its own pid "
                             "and ipc namespaces (/proc and mqueue are mounted inside it)")
-        quota, period_us = cfs_settings(variant)
+        quota, period_us = base.cfs_settings(variant)
         self.quota, self.period_us = quota, period_us or 100_000  # Docker's default period
 
     # --- set-up ------------------------------------------------------------------------
@@ -314,7 +303,7 @@ class OciEnvironment(ContainerEnvironment):
             {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
              "options": ["nosuid", "noexec", "nodev"]},
             sysfs,
-            {"destination": WORKDIR, "type": "tmpfs", "source": "tmpfs",
+            {"destination": base.WORKDIR, "type": "tmpfs", "source": "tmpfs",
              "options": ["rw", "exec", "nosuid", "size=512m", "mode=1777"]},
         ]
         # Its own /etc/hosts, as an engine gives each container (bench._bundle writes it):
@@ -352,8 +341,8 @@ class OciEnvironment(ContainerEnvironment):
                 "terminal": False,
                 "user": {"uid": 0, "gid": 0},
                 "args": argv,
-                "env": [f"{k}={v}" for k, v in WORKLOAD_ENV.items()],
-                "cwd": WORKDIR,
+                "env": [f"{k}={v}" for k, v in base.WORKLOAD_ENV.items()],
+                "cwd": base.WORKDIR,
                 "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
                 "noNewPrivileges": True,
             },
@@ -411,7 +400,7 @@ class OciEnvironment(ContainerEnvironment):
 
     def _run(self, argv: list[str], cid: str, cpus: tuple[int, ...], timeout: float,
              sampling: SamplingConfig | None = None, data: str | None = None,
-             read_only: bool = True) -> RawResult:
+             read_only: bool = True) -> base.RawResult:
         """One container from start to exit; always removed. The bundle and the network
         are made before the timed region, as an engine's are before ``start``."""
         with (tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err,
@@ -423,23 +412,23 @@ class OciEnvironment(ContainerEnvironment):
                 self._remove(cid)
 
     def _run_in(self, cid: str, cpus: tuple[int, ...], timeout: float,
-                sampling: SamplingConfig | None, out: Any, err: Any) -> RawResult:
-        started_at, start = now()
+                sampling: SamplingConfig | None, out: Any, err: Any) -> base.RawResult:
+        started_at, start = base.now()
         try:
             proc = self._start(cid, out, err)
         except OSError as exc:
-            return RawResult.not_started(f"cannot run runc: {exc}", started_at)
+            return base.RawResult.not_started(f"cannot run runc: {exc}", started_at)
         watch = error = None
         try:
             if sampling is not None:
                 pid = self._container_pid(BUNDLES / cid, proc)
                 watch = ContainerWatch(pid, cid, cpus, sampling)
             try:
-                code = proc.wait(timeout=max(0.1, timeout - (now()[1] - start)))
+                code = proc.wait(timeout=max(0.1, timeout - (base.now()[1] - start)))
             except subprocess.TimeoutExpired:
                 code = self._kill(cid, proc)
                 error = f"timed out after {timeout:g} s"
-            wall = now()[1] - start
+            wall = base.now()[1] - start
             metrics = watch.finish() if watch is not None else {}
         except BaseException:
             self._kill(cid, proc)
@@ -453,8 +442,8 @@ class OciEnvironment(ContainerEnvironment):
             texts.append(handle.read().decode(errors="replace"))
         if error is None and code == 137:
             error = "killed (exit 137, SIGKILL): killed from outside or by the kernel"
-        return RawResult(code, texts[0], texts[1], wall, started_at, f"runc:{cid}", error,
-                         extra=metrics)
+        return base.RawResult(code, texts[0], texts[1], wall, started_at, f"runc:{cid}",
+                              error, extra=metrics)
 
     def _kill(self, cid: str, proc: subprocess.Popen[bytes]) -> int | None:
         """Stop a running container: runc kill (so runc still tears it down), then, if runc
@@ -467,7 +456,7 @@ class OciEnvironment(ContainerEnvironment):
                 os.killpg(proc.pid, signal.SIGKILL)
             return proc.wait()
 
-    def execute(self, workload: Workload, ctx: SampleContext) -> Sample:
+    def execute(self, workload: Workload, ctx: base.SampleContext) -> Sample:
         cid = f"bench-{ctx.run_id}-{ctx.seq}"
         if workload.two_role:
             return roles.two_role_sample(
@@ -492,9 +481,9 @@ class OciEnvironment(ContainerEnvironment):
             if data is not None:
                 remove_host_data_dir(data)
         extra = storage_record("bind", raw.stderr, host_path=data) if data else None
-        return finish_sample(workload, self.variant, ctx, raw, extra=extra)
+        return base.finish_sample(workload, self.variant, ctx, raw, extra=extra)
 
-    def _start_server(self, workload: Workload, ctx: SampleContext) -> roles.Server:
+    def _start_server(self, workload: Workload, ctx: base.SampleContext) -> roles.Server:
         """The server container: on the host's loopback (net=host) or at the container's
         veth address (net=veth)."""
         assert workload.server is not None
@@ -512,24 +501,24 @@ class OciEnvironment(ContainerEnvironment):
             else:
                 port = roles.free_port()
                 host, values = "127.0.0.1", {"port": str(port), "bind": "127.0.0.1"}
-            argv = wrap(workload.argv(len(ctx.cpus), ctx.quick, command=role.command,
-                                      **values))
+            argv = base.wrap(workload.argv(len(ctx.cpus), ctx.quick, command=role.command,
+                                           **values))
             self._bundle(cid, self.config(argv, cid, ctx.cpus, veth=veth), veth)
-            started_at, start = now()
+            started_at, start = base.now()
             proc = self._start(cid, out, err)
         except BaseException:
             stack.close()
             raise
 
-        def stop() -> RawResult:
+        def stop() -> base.RawResult:
             with stack:  # SIGKILL at once, as for docker servers (see there)
                 code = self._kill(cid, proc)
                 texts = []
                 for handle in (out, err):
                     handle.seek(0)
                     texts.append(handle.read().decode(errors="replace"))
-                return RawResult(code, texts[0], texts[1], now()[1] - start, started_at,
-                                 f"runc:{cid}")
+                return base.RawResult(code, texts[0], texts[1], base.now()[1] - start,
+                                      started_at, f"runc:{cid}")
 
         def watch() -> ServerWatch:  # the container's cgroup, from runc's pid file
             return ServerWatch(self._container_pid(BUNDLES / cid, proc), True, ctx.cpus,
@@ -547,7 +536,7 @@ class OciEnvironment(ContainerEnvironment):
         from bench.environments.base import sha256_file
 
         for binary in binaries:
-            for directory in WORKLOAD_ENV["PATH"].split(":"):
+            for directory in base.WORKLOAD_ENV["PATH"].split(":"):
                 path = self.root / directory.lstrip("/") / binary
                 if path.is_file() or path.is_symlink():
                     real = _resolve_in(self.root, path)
@@ -717,14 +706,14 @@ class OciKind(EnvironmentKind):
     }
     order = 20
 
-    def open(self, setup: RunSetup) -> None:
+    def open(self, setup: base.RunSetup) -> None:
         recipe = setup.ensure_recipe()
         setup.stage("root filesystem of the image for the oci variants")
         root = image.ensure_rootfs(recipe, setup.image_source, progress=setup.stage)
         setup.doc["oci"] = {"root_filesystem": str(root), "tag": recipe.tag}
         remove_leftovers(setup.run_id)  # a resumed run's, after a hard kill
 
-    def create(self, variant: Variant, setup: RunSetup) -> OciEnvironment:
+    def create(self, variant: Variant, setup: base.RunSetup) -> OciEnvironment:
         return OciEnvironment(variant, setup.recipe, setup.run_id, setup.image_source)
 
     def clean(self, run_id: str | None = None, images: bool = False) -> list[str]:
