@@ -20,8 +20,8 @@ from bench.errors import UsageError
 from bench.ladder import Ladder
 from bench.ladder import analyse as analyse_ladder
 from bench.metrics.checks import ResourceChecks
-from bench.plan import Plan, recorded
-from bench.results import LoadedRun, Sample
+from bench.plan import Plan, direction, recorded
+from bench.results import LoadedRun, Sample, require_samples
 
 #: The category measured in seconds per container start, not in cost per unit of work.
 STARTUP = "startup"
@@ -258,6 +258,7 @@ def summarize(loaded: LoadedRun, margin: float | None = None, alpha: float | Non
     baseline = run.get("baseline")
     if not isinstance(baseline, str):
         baseline = "native" if "native" in variants or not variants else variants[0]
+    require_samples(loaded)
     groups = _groups(loaded.samples)
     for _, variant in groups:  # tolerate samples of variants the plan does not name
         if variant not in variants:
@@ -271,7 +272,7 @@ def summarize(loaded: LoadedRun, margin: float | None = None, alpha: float | Non
     for name in names:
         info = workloads.get(name, {})
         metric = _dict(info.get("metric"))
-        better = metric.get("better") if metric.get("better") in stats.BETTER else "higher"
+        better = direction(info, name, where)
         betters[name] = better
         base_values = groups.get((name, baseline), _Group()).values
         for variant in variants:

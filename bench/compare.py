@@ -37,9 +37,9 @@ from scipy import special
 
 from bench import pairing, stats
 from bench.errors import UsageError
-from bench.plan import DEFAULT_ALPHA, DEFAULT_MARGIN, recorded
+from bench.plan import DEFAULT_ALPHA, DEFAULT_MARGIN, direction, recorded
 from bench.report.text import interval, margin_text, pct_or_dash
-from bench.results import LoadedRun, Sample
+from bench.results import LoadedRun, Sample, require_samples
 from bench.stats import Interval
 
 CHANGE_VERDICTS = ("unchanged", "improved", "regressed", "inconclusive")
@@ -210,7 +210,9 @@ class _RunData:
 
 def _reduce(loaded: LoadedRun) -> _RunData:
     run = loaded.run
-    plan = recorded(run, f"{loaded.folder / 'run.json'}")
+    where = f"{loaded.folder / 'run.json'}"
+    require_samples(loaded)
+    plan = recorded(run, where)
     variants = list(plan.variants)
     values: dict[tuple[str, str], dict[int, float]] = defaultdict(dict)
     workloads = dict(plan.workloads)
@@ -220,6 +222,8 @@ def _reduce(loaded: LoadedRun) -> _RunData:
         workloads.setdefault(s.workload, {"name": s.workload, "metric": {"unit": s.unit}})
         if _usable(s):
             values[(s.workload, s.variant)][s.block] = float(s.value)  # type: ignore[arg-type]
+    for name in {workload for workload, _ in values}:
+        direction(workloads[name], name, where)
     return _RunData(run.get("run_id", loaded.folder.name), str(loaded.folder),
                     run.get("baseline") or (variants or ["native"])[0],
                     plan.margin, plan.alpha, workloads, variants, values)

@@ -313,6 +313,18 @@ def recorded(run: dict[str, Any], where: str = "run.json") -> Recorded:
     )
 
 
+def direction(workload: dict[str, Any], name: str, where: str) -> str:
+    """The recorded metric direction ("higher" or "lower") of one workload of a run's plan;
+    never guessed (a wrong one turns an overhead into "faster"): UsageError naming
+    ``where`` when the plan is missing, lacks the workload or its direction."""
+    metric = workload.get("metric") if isinstance(workload.get("metric"), dict) else {}
+    better = metric.get("better")
+    if better not in ("higher", "lower"):
+        raise UsageError(f"{where}: the plan records no metric direction for {name} "
+                         "(plan missing or incomplete): cannot tell better from worse")
+    return better
+
+
 def _number(value: Any, default: float) -> float:
     """``value`` when it is a number (not a bool, not NaN), else ``default``."""
     ok = isinstance(value, int | float) and not isinstance(value, bool) and value == value

@@ -234,6 +234,13 @@ class LoadedRun:
     warnings: list[str] = field(default_factory=list)
 
 
+def require_samples(loaded: LoadedRun) -> None:
+    """UsageError naming samples.jsonl when a run folder holds no sample to analyse."""
+    if not len(loaded.samples):
+        raise UsageError(f"{loaded.folder / SAMPLES_FILE}: no samples (the file is missing "
+                         "or empty): nothing to analyse")
+
+
 def load_run(folder: Path | str) -> LoadedRun:
     """Read a run folder; UsageError naming the file for anything malformed.
 

@@ -74,7 +74,7 @@ def test_the_catalogue_shows_them_per_row(tmp_path):
     run = {"schema_version": results.SCHEMA_VERSION, "run_id": "r", "status": "complete",
            "baseline": "native",
            "plan": {"variants": ["native", "docker"], "margin": 0.02, "alpha": 0.05,
-                    "seed": 1, "workloads": []}}
+                    "seed": 1, "workloads": [{"name": "cpu.x", "metric": {"better": "higher"}}]}}
     samples = []
     for block in range(3):
         samples.append(Sample(run_id="r", seq=2 * block, workload="cpu.x", variant="native",

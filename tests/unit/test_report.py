@@ -25,6 +25,7 @@ import pytest
 
 import bench
 from bench import analysis, cli, results, stats
+from bench.errors import UsageError
 from bench.report import export, formats, html, markdown, series, svg
 from bench.report.answer import headline, pct
 from bench.report.text import more_blocks
@@ -293,15 +294,15 @@ def test_mismatched_binaries_and_partial_runs_are_flagged(tmp_path):
     assert "Run status: interrupted" in outputs["md"]
 
 
-def test_baseline_only_and_empty_runs_still_render(tmp_path):
+def test_baseline_only_renders_and_an_empty_run_is_refused(tmp_path):
     only = make_run(tmp_path, variants=("native",), blocks=3)
     _, _, outputs = render_all(only)
     assert "nothing to compare" in outputs["html"]
+    # A run without a single sample is refused in one line (issue 17); it used to render
+    # an empty table with exit 0 and "see warnings" with no warning.
     empty = make_run(tmp_path, blocks=0, warmup=0)
-    _, summary, outputs = render_all(empty)
-    assert summary.rows == () and "no comparison could be made" in outputs["html"]
-    assert json.loads(outputs["json"])["rows"] == []
-    assert pd.read_csv(io.StringIO(outputs["csv"])).empty
+    with pytest.raises(UsageError, match=r"samples.jsonl: no samples"):
+        render_all(empty)
 
 
 def test_each_variants_geometric_mean_leaves_start_up_out(tmp_path):
