@@ -41,15 +41,18 @@ def _plain(cell: object) -> str:
 class Fitted:
     """A rich renderable: ``table`` when it fits whole, else stacked blocks. The first
     ``identity`` columns head each block; ``carry`` repeats a blank identity cell from the
-    row above (the ladder leaves the workload blank after its first rung)."""
+    row above (the ladder leaves the workload blank after its first rung); ``suffixes``
+    (one per row, may be empty) end a block's heading, e.g. ``vs native``."""
 
-    def __init__(self, table: Table, identity: int = 2, carry: bool = False) -> None:
+    def __init__(self, table: Table, identity: int = 2, carry: bool = False,
+                 suffixes: list[str] | None = None) -> None:
         for column in table.columns:
             column.no_wrap = True
             column.overflow = "fold"
         self.table = table
         self.identity = identity
         self.carry = carry
+        self.suffixes = suffixes or []
 
     def blocks(self) -> list[tuple[Text, list[tuple[str, Text]]]]:
         columns = self.table.columns
@@ -65,7 +68,9 @@ class Fitted:
                     cell = previous[c]
                 heads.append(cell if isinstance(cell, Text) else Text(str(cell)))
             previous = heads
-            heading = Text("  ").join(h for h in heads if h.plain)
+            suffix = self.suffixes[i] if i < len(self.suffixes) else ""
+            heading = Text("  ").join([*(h for h in heads if h.plain),
+                                       *([Text(suffix)] if suffix else [])])
             lines = []
             for column, cell in zip(columns[self.identity:], row[self.identity:], strict=True):
                 value = cell if isinstance(cell, Text) else Text(str(cell))

@@ -45,7 +45,8 @@ def summary_table(summary: Summary) -> Fitted:
         blocks = f"{row.n_ok}" + (f" ({row.n_failed} failed)" if row.n_failed else "")
         table.add_row(Text(row.workload), Text(row.variant), blocks, _value(row.median),
                       Text(row.unit), overhead, verdict)
-    return Fitted(table)
+    return Fitted(table, suffixes=[f"vs {summary.baseline}" if r.comparison is not None
+                                   else "" for r in summary.rows])
 
 
 def family_text(summary: Summary) -> str:
@@ -81,7 +82,9 @@ def ladder_table(summary: Summary) -> Fitted | None:
                              f"{ladder.family_size} steps)"))
     for column in ("workload", "rung", "adds", "added [95% CI]", "verdict", "cumulative"):
         table.add_column(column, no_wrap=True)
+    suffixes = []
     for climb in ladder.workloads:
+        suffixes += ["", *(f"vs {step.previous}" for step in climb.steps)]
         table.add_row(Text(climb.workload), Text(climb.first), Text("start"), "", Text(""),
                       pct(0.0))
         for step in climb.steps:
@@ -91,7 +94,7 @@ def ladder_table(summary: Summary) -> Fitted | None:
                        else Text(c.verdict, style=VERDICT_STYLE.get(c.verdict, "")))
             table.add_row("", Text(step.rung), Text(step.adds), added, verdict,
                           "-" if step.cumulative is None else pct(step.cumulative))
-    return Fitted(table, carry=True)
+    return Fitted(table, carry=True, suffixes=suffixes)
 
 
 def ladder_lines(summary: Summary) -> list[str]:

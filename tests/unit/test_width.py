@@ -76,7 +76,7 @@ def test_summary_of_the_example_run_keeps_every_name_and_number_whole(example, w
     stacked = "┃" not in text
     assert stacked == (width < 160)
     if stacked:
-        assert "  verdict: equivalent" in text and "cpu.sysbench  docker" in text
+        assert "  verdict: equivalent" in text and "cpu.sysbench  docker  vs native\n" in text
 
 
 @pytest.mark.parametrize("width", WIDTHS)
@@ -102,7 +102,7 @@ def test_ladder_keeps_rungs_and_numbers_whole(fake_ladder, width):
                 words.append(pct(step.cumulative))
     assert_whole(text, words, width)
     if "┃" not in text:  # stacked: rungs after the first carry their workload
-        assert "memory.b  fake[scale=1.1]" in text
+        assert "memory.b  fake[scale=1.1]  vs fake\n" in text
 
 
 @pytest.mark.parametrize("width", WIDTHS)
