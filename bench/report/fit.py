@@ -102,3 +102,4 @@ class Fitted:
                 line.append_text(value)
                 line.overflow = "fold"
                 yield line
+        yield Text("")  # the lines after the blocks start apart from the last block
