@@ -59,11 +59,10 @@ from bench.workloads import SUITES, image_packages, load_workloads, select_workl
 
 
 def _console(stderr: bool = False) -> Console:
-    """Rich console; logs and pipes get a wide fixed width instead of 80 columns."""
-    probe = Console(stderr=stderr)
+    """Rich console as wide as ``terminal_width()`` (tty, else COLUMNS, else 160)."""
     # Errors stay one line however long (soft wrap), so they can be grepped and parsed.
     return Console(stderr=stderr, highlight=False, soft_wrap=stderr,
-                   width=None if probe.is_terminal else 160)
+                   width=terminal.terminal_width(sys.stderr if stderr else sys.stdout))
 
 
 console = _console()
@@ -302,10 +301,10 @@ def _finish(outcome: runner.RunOutcome) -> None:
     summary = analysis.summarize(loaded)
     print_summary(summary)
     console.print(f"\nresults: {outcome.folder}  ({outcome.samples} samples, "
-                  f"{outcome.failed} failed)")
+                  f"{outcome.failed} failed)", soft_wrap=True)
     report = _write(html.render(loaded, summary),
                     str(outcome.folder / export.DEFAULT_NAMES["html"]))
-    console.print(f"report: {escape(report)}")
+    console.print(f"report: {escape(report)}", soft_wrap=True)
     if outcome.samples and outcome.failed == outcome.samples:
         raise UserError("every sample failed; see the warnings above and samples.jsonl")
 
@@ -344,7 +343,7 @@ def calibrate_command(patterns, cpus, blocks, quota, full_length, seed, out_dir)
     for line in calibrate.format_lines(checks, resolution):
         style = "red" if line.startswith("FAIL") else "green" if line.startswith("PASS") else ""
         console.print(f"[{style}]{escape(line)}[/{style}]" if style else escape(line))
-    console.print(f"\nresults: {outcome.folder}")
+    console.print(f"\nresults: {outcome.folder}", soft_wrap=True)
     if not all(c.passed for c in checks):
         raise UserError("calibration failed: see FAIL lines above (noisy host? more blocks?)")
 
@@ -399,7 +398,7 @@ def report_command(run_folder, output, fmt, margin, alpha) -> None:
     target = _write(formats.render(fmt, loaded, summary),
                     output or str(Path(run_folder) / export.DEFAULT_NAMES[fmt]))
     if target != "stdout":
-        console.print(f"report: {escape(target)}")
+        console.print(f"report: {escape(target)}", soft_wrap=True)
 
 
 @cli.command("compare")

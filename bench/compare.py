@@ -426,10 +426,12 @@ def headline(result: RunComparison) -> str:
     return text
 
 
-def summary_tables(result: RunComparison) -> list:  # list[rich.table.Table]
+def summary_tables(result: RunComparison) -> list:  # list[bench.report.fit.Fitted]
     """The comparison as two rich tables for the terminal: raw performance, then overhead."""
     from rich.table import Table
     from rich.text import Text
+
+    from bench.report.fit import Fitted
 
     style = {"unchanged": "green", "regressed": "red", "improved": "cyan",
              "inconclusive": "yellow"}
@@ -458,7 +460,8 @@ def summary_tables(result: RunComparison) -> list:  # list[rich.table.Table]
         if not row.is_baseline:
             overhead.add_row(Text(row.workload), Text(row.variant), pct_or_dash(row.overhead_a),
                              pct_or_dash(row.overhead_b), *verdict(row.overhead))
-    return [performance, overhead] if overhead.row_count else [performance]
+    tables = [performance, overhead] if overhead.row_count else [performance]
+    return [Fitted(table) for table in tables]
 
 
 def _number(value: float | None) -> str:

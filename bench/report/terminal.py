@@ -12,6 +12,8 @@ from bench.analysis import Row, Summary
 from bench.report.answer import fallback_banner as fallback_banner
 from bench.report.answer import undecided_text
 from bench.report.answer import warning_lines as warning_lines
+from bench.report.fit import Fitted
+from bench.report.fit import terminal_width as terminal_width
 from bench.report.text import ci95, pct, verdict_text
 
 VERDICT_STYLE = {"equivalent": "green", "overhead": "red", "faster": "cyan",
@@ -24,14 +26,14 @@ def _value(value: float | None) -> str:
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
 
 
-def summary_table(summary: Summary) -> Table:
+def summary_table(summary: Summary) -> Fitted:
     """Per workload and variant: median, overhead vs baseline with its 95% CI, verdict."""
     table = Table(title=Text(f"run {summary.run_id}: overhead vs {summary.baseline} "
                              f"(95% CI, bootstrap over blocks; verdicts: {family_text(summary)})"))
     for column in ("workload", "variant", "blocks", "median", "unit", "overhead [95% CI]",
                    "verdict"):
         justify = "right" if column in ("blocks", "median") else "left"
-        table.add_column(column, justify=justify, no_wrap=column != "variant")
+        table.add_column(column, justify=justify, no_wrap=True)
     for row in summary.rows:
         comparison = row.comparison
         if comparison is None:
@@ -43,7 +45,8 @@ def summary_table(summary: Summary) -> Table:
         blocks = f"{row.n_ok}" + (f" ({row.n_failed} failed)" if row.n_failed else "")
         table.add_row(Text(row.workload), Text(row.variant), blocks, _value(row.median),
                       Text(row.unit), overhead, verdict)
-    return table
+    return Fitted(table, suffixes=[f"vs {summary.baseline}" if r.comparison is not None
+                                   else "" for r in summary.rows])
 
 
 def family_text(summary: Summary) -> str:
@@ -67,7 +70,7 @@ def _undecided(summary: Summary, row: Row) -> str | None:
         else None
 
 
-def ladder_table(summary: Summary) -> Table | None:
+def ladder_table(summary: Summary) -> Fitted | None:
     """Per workload and step up the ladder: what the rung adds, the added overhead with its
     95% CI, the verdict and the cumulative overhead (None without a ladder)."""
     ladder = summary.ladder
@@ -78,8 +81,10 @@ def ladder_table(summary: Summary) -> Table | None:
     table = Table(title=Text(f"overhead ladder: each rung vs the one before (95% CI; {method} "
                              f"{ladder.family_size} steps)"))
     for column in ("workload", "rung", "adds", "added [95% CI]", "verdict", "cumulative"):
-        table.add_column(column, no_wrap=column not in ("rung", "adds"))
+        table.add_column(column, no_wrap=True)
+    suffixes = []
     for climb in ladder.workloads:
+        suffixes += ["", *(f"vs {step.previous}" for step in climb.steps)]
         table.add_row(Text(climb.workload), Text(climb.first), Text("start"), "", Text(""),
                       pct(0.0))
         for step in climb.steps:
@@ -89,7 +94,7 @@ def ladder_table(summary: Summary) -> Table | None:
                        else Text(c.verdict, style=VERDICT_STYLE.get(c.verdict, "")))
             table.add_row("", Text(step.rung), Text(step.adds), added, verdict,
                           "-" if step.cumulative is None else pct(step.cumulative))
-    return table
+    return Fitted(table, carry=True, suffixes=suffixes)
 
 
 def ladder_lines(summary: Summary) -> list[str]:
