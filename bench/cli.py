@@ -54,6 +54,7 @@ from bench.plan import (
     recorded,
 )
 from bench.report import answer, export, formats, html, markdown, terminal
+from bench.report.fit import Fitted
 from bench.variants import DEFAULT_VARIANTS, EXAMPLE_VARIANTS, VARIANT_SETS
 from bench.workloads import SUITES, image_packages, load_workloads, select_workloads
 
@@ -461,14 +462,15 @@ def list_command(workload_dirs) -> None:
 
     table = Table(title="workloads")
     for column in ("name", "category", "metric", "roles", "default variants", "suites"):
-        table.add_column(column, no_wrap=column in ("name", "category"))
+        table.add_column(column)
     for w in load_workloads(_workload_dirs(workload_dirs)):
         metric = f"{w.metric.name} ({w.metric.unit}, {w.metric.better} is better)"
         roles = "server + client" if w.two_role else "single"
         table.add_row(escape(w.name), w.category, escape(metric), roles,
                       escape(", ".join(w.variants or DEFAULT_VARIANTS.split(","))),
                       ", ".join(w.suites) or "full")
-    console.print(table)
+    # Below the table's width, one block per workload: no name or unit is ever cut.
+    console.print(Fitted(table, identity=1))
     console.print(f"without --variants, each workload runs in its default variants "
                   f"({DEFAULT_VARIANTS} when it names none); variant settings:")
     for env in registry.names():

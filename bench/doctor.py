@@ -43,7 +43,14 @@ def _host_checks() -> list[Check]:
     else:
         checks.append(Check("noise", "ok", f"measured CPUs {format_cpus(cpus)} idle "
                             f"(<{NOISE_THRESHOLD:g}% over 1 s)"))
-    checks.append(Check("cgroups", "ok", facts.cgroup_version()))
+    version = facts.cgroup_version()
+    if version == "none":
+        checks.append(Check("cgroups", "warn", "no readable cgroup hierarchy under "
+                            "/sys/fs/cgroup: containers' CPU, memory and I/O metrics and "
+                            "the contamination guard's container figures are unavailable",
+                            "mount cgroups (cgroup2 on /sys/fs/cgroup, or the v1 controllers)"))
+    else:
+        checks.append(Check("cgroups", "ok", version))
     virt = facts.virtualization()
     if virt["virtual_machine"]:
         checks.append(Check("virtualization", "warn", f"native = {virt['native_means']}",

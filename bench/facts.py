@@ -47,13 +47,17 @@ def smt() -> str:
 
 
 def cgroup_version() -> str:
-    """'v2' (unified), 'v1+v2 (hybrid)' or 'v1'."""
+    """'v2' (unified), 'v1+v2 (hybrid)', 'v1', or 'none' when /sys/fs/cgroup holds no
+    readable hierarchy (not mounted, or hidden: containers' metrics cannot be read)."""
     root = Path("/sys/fs/cgroup")
     if (root / "cgroup.controllers").exists():
         return "v2"
     if (root / "unified/cgroup.controllers").exists():
         return "v1+v2 (hybrid)"
-    return "v1"
+    if any((root / name / "tasks").exists() for name in ("cpu", "cpuacct", "cpu,cpuacct",
+                                                          "memory", "cpuset")):
+        return "v1"
+    return "none"
 
 
 def _detect_virt(flag: str) -> str | None:

@@ -40,6 +40,10 @@ PODMAN_HINT = ("start it with 'sudo scripts/podman-up.sh' (installs Debian's pod
                "starts 'podman system service', log in /var/log/bench/podman.log), or set "
                "BENCH_PODMAN_SOCKET to the socket of a running podman service")
 
+#: What to do when the service lost its runtime (it was started while that binary existed).
+RUNTIME_HINT = ("stop that podman service and start it again with 'sudo scripts/podman-up.sh' "
+                "(it picks an installed runtime)")
+
 
 def socket_url() -> str:
     """The podman API's address: BENCH_PODMAN_SOCKET (a path) or :data:`PODMAN_SOCKET`."""
@@ -206,7 +210,10 @@ class PodmanKind(EngineKind):
         recipe = setup.ensure_recipe()
         setup.stage("connecting to podman")
         self.client = connect()
-        setup.doc["podman"] = engine_facts(self.client)
+        setup.doc["podman"] = facts = engine_facts(self.client)
+        if not facts.get("oci_runtime"):
+            raise UserError(f"podman {facts.get('engine_version')} on {socket_url()} reports "
+                            f"no OCI runtime (its runtime's binary is gone): {RUNTIME_HINT}")
         engine.remove_leftovers(self.client, setup.run_id)
         self.image = ensure_image(self.client, recipe, setup.stage,
                                   docker_client=setup.image_source)
@@ -229,6 +236,10 @@ class PodmanKind(EngineKind):
         except UserError as err:
             return [Check("podman", "ok", f"{str(err).split(';')[0]} (only podman variants "
                           "need it)", "sudo scripts/podman-up.sh")]
+        if not found.get("oci_runtime"):
+            return [Check("podman", "warn", f"podman {found.get('engine_version')} answers "
+                          "but reports no OCI runtime (its runtime's binary is gone): podman "
+                          "variants cannot run", RUNTIME_HINT)]
         return [Check("podman", "ok", f"podman {found.get('engine_version')} answers "
                       f"({found.get('oci_runtime')}, {found.get('network_backend')})")]
 

@@ -34,8 +34,13 @@ def terminal_width(stream: IO | None = None) -> int:
     return PIPE_WIDTH
 
 
+def _text(cell: object) -> Text:
+    """A cell as the table renders it: strings are console markup (escaped by callers)."""
+    return cell if isinstance(cell, Text) else Text.from_markup(str(cell))
+
+
 def _plain(cell: object) -> str:
-    return cell.plain if isinstance(cell, Text) else str(cell)
+    return _text(cell).plain
 
 
 class Fitted:
@@ -66,14 +71,14 @@ class Fitted:
                 cell = row[c]
                 if self.carry and not _plain(cell):
                     cell = previous[c]
-                heads.append(cell if isinstance(cell, Text) else Text(str(cell)))
+                heads.append(_text(cell))
             previous = heads
             suffix = self.suffixes[i] if i < len(self.suffixes) else ""
             heading = Text("  ").join([*(h for h in heads if h.plain),
                                        *([Text(suffix)] if suffix else [])])
             lines = []
             for column, cell in zip(columns[self.identity:], row[self.identity:], strict=True):
-                value = cell if isinstance(cell, Text) else Text(str(cell))
+                value = _text(cell)
                 if value.plain:
                     lines.append((_plain(column.header), value))
             out.append((heading, lines))

@@ -143,11 +143,15 @@ def test_newer_results_are_refused(tmp_path):
     assert proc.returncode == 2 and "newer than this bench" in proc.stderr
 
 
-def test_list_shows_workloads_and_variants():
+@pytest.mark.parametrize("columns", ["80", "160"])
+def test_list_shows_workloads_and_variants(columns, monkeypatch):
+    # Piped, the width is COLUMNS: at 80 the table turns into one block per workload.
+    monkeypatch.setenv("COLUMNS", columns)
     proc = bench("list", timeout=60)
     assert proc.returncode == 0
     for text in ("cpu.sysbench", "memory.sysbench", "events/s", "net=bridge|host|none"):
         assert text in proc.stdout
+    assert max(len(line) for line in proc.stdout.splitlines()) <= int(columns)
 
 
 @pytest.mark.parametrize("command", [["run"], ["analyze"], ["list"], ["doctor"],
