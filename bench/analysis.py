@@ -173,7 +173,7 @@ class _Group:
             self.off_cpu_example = self.off_cpu_example or (sample.affinity,
                                                             sample.requested_cpus)
 
-    def warnings(self, better: str, parser: str) -> list[str]:
+    def warnings(self, better: str, parser: str) -> list[Diagnostic]:
         found = []
         if self.contaminated:
             dropped = self.dropped_blocks
@@ -196,9 +196,7 @@ class _Group:
         walls = sorted(self.walls)
         found.extend(diagnostics.short_samples(walls[len(walls) // 2] if walls else None,
                                                parser))
-        warnings = [str(d) for d in found]
-        warnings.extend(self.resources.warnings())
-        return warnings
+        return [*found, *self.resources.warnings()]
 
 
 def _block_seconds(groups: list[_Group]) -> float | None:
@@ -298,8 +296,9 @@ def summarize(loaded: LoadedRun, margin: float | None = None, alpha: float | Non
                     pending.append((len(rows), ([values[b] for b in blocks],
                                                 [base_values[b] for b in blocks], better)))
                 else:
-                    row["warnings"].append(f"only {len(blocks)} complete block(s) paired with "
-                                           f"{baseline}: no comparison")
+                    row["warnings"].append(Diagnostic(
+                        "unpaired", f"only {len(blocks)} complete block(s) paired with "
+                                    f"{baseline}: no comparison"))
             rows.append(row)
     fallback = _fallback(run.get("fallback"))
     primary = families.primary_variant(variants, baseline,
@@ -337,8 +336,7 @@ def summarize(loaded: LoadedRun, margin: float | None = None, alpha: float | Non
                                                                             strict=True):
             rows[index]["comparison"] = comparison
             rows[index]["warnings"].extend(
-                str(d) for d in diagnostics.robust_note(comparison, variant, baseline_values,
-                                                        better))
+                diagnostics.robust_note(comparison, variant, baseline_values, better))
 
     warnings = list(loaded.warnings) + list(run.get("warnings", []))
     if run.get("status") != "complete":

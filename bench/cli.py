@@ -151,11 +151,18 @@ def print_summary(summary: analysis.Summary) -> None:
     for note in (answer.native_note(summary), answer.retake_note(summary)):
         if note:
             console.print(f"[dim]{escape(note)}[/dim]")
-    warnings = terminal.warning_lines(summary)
-    if warnings:
-        console.print("\n[yellow]warnings:[/yellow]")
-        for line in warnings:
-            console.print(f"  [yellow]![/yellow] {escape(line)}")
+    _print_warnings(answer.warning_groups(summary))
+
+
+def _print_warnings(groups: list[answer.WarningGroup], title: str = "warnings") -> None:
+    """Warnings grouped by kind: the hint once, then each place it was seen."""
+    if not groups:
+        return
+    console.print(f"\n[yellow]{title}:[/yellow]")
+    for group in groups:
+        console.print(f"  [yellow]![/yellow] {escape(group.heading)}")
+        for item in group.items:
+            console.print(f"      {escape(item)}")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -437,12 +444,12 @@ def compare_command(run_a, run_b, allow_different_hosts, fmt, output, margin, al
     for table in compare.summary_tables(result):
         console.print(table)
     console.print(f"\n[bold]{escape(compare.headline(result))}[/bold]")
-    for title, lines in (("warnings", compare.warning_lines(result)),
-                         ("what differs between the runs", compare.fact_lines(result))):
-        if lines:
-            console.print(f"\n[yellow]{title}:[/yellow]")
-            for line in lines:
-                console.print(f"  {escape(line)}")
+    _print_warnings(compare.warning_groups(result))
+    facts = compare.fact_lines(result)
+    if facts:
+        console.print("\n[yellow]what differs between the runs:[/yellow]")
+        for line in facts:
+            console.print(f"  {escape(line)}")
     _gate(result, fail_on_regression)
 
 

@@ -477,6 +477,14 @@ def warning_lines(result: RunComparison) -> list[str]:
     return lines
 
 
+def warning_groups(result: RunComparison) -> list:  # list[bench.report.answer.WarningGroup]
+    """The comparison's warnings grouped by kind, as ``bench run`` prints its own."""
+    from bench.report.answer import group_warnings
+
+    return group_warnings(result.warnings, ((f"{row.workload} {row.variant}", w)
+                                            for row in result.rows for w in row.warnings))
+
+
 def fact_lines(result: RunComparison, limit: int = 40) -> list[str]:
     """What differs between the runs' recorded set-ups: ``key: A -> B``."""
     lines = [f"{f.key}: {_short(f.a)} -> {_short(f.b)}" for f in result.fact_changes]

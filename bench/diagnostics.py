@@ -8,8 +8,6 @@ Resource warnings (throttling, noisy host, frequency) come from ``bench.metrics`
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from bench import stats
@@ -24,8 +22,8 @@ CATALOGUE: dict[str, str] = {
     "failed": "see samples.jsonl for the tool's output (stdout_tail, stderr_tail)",
     "affinity": "check cpuset delegation and --cpus; the pin was not honoured",
     "no-affinity": "the probe could not read /proc/self/status; is /bin/sh in the image?",
-    "outliers": "kept in the estimate (the robust estimate is shown); look for background "
-                "activity at those blocks in the report's timeline",
+    "outliers": "kept in the estimate (the mean of the paired log-ratios, as in the table); "
+                "look for background activity at those blocks in the report's timeline",
     "high-spread": "close other programs, pin to an idle CPU (bench doctor), or run more "
                    "blocks",
     "drift": "performance changed steadily during the run (thermal, frequency, background "
@@ -37,22 +35,49 @@ CATALOGUE: dict[str, str] = {
     "binary-mismatch": "rebuild the image with 'bench image build --rebuild'",
     "contaminated": "left out of the estimates and re-taken in the same block; find what "
                     "else runs on the measured CPUs (bench doctor), or 'bench tune'",
+    "unpaired": "run more blocks (or resume the run) so that both variants complete them",
+    # Resource warnings (bench.metrics.checks):
+    "throttled": "expected for a CPU-quota variant, otherwise remove the limit or give the "
+                 "variant more CPU",
+    "noisy-host": "stop other programs or choose idle CPUs with --cpus",
+    "steal": "on a shared VM results vary with its neighbours",
+    "frequency": "set the governor to 'performance' and disable turbo boost for stable "
+                 "results",
+    "swap": "the host is short of memory; close other programs or shrink the workload",
+    "memory-pressure": "free memory or shrink the workload",
+    "no-metrics": "the comparison stands; CPU, memory and I/O figures and the guard's "
+                  "container figures are missing for those samples (bench doctor checks "
+                  "cgroups)",
+    "late-read": "CPU and I/O totals are low by up to that much",
 }
 
 
-@dataclass(frozen=True)
-class Diagnostic:
-    """One warning: a catalogue code, what was seen, what to do."""
+class Diagnostic(str):
+    """One warning: a catalogue code, what was seen, what to do. It *is* its text
+    (``"message; hint"``), so every report prints and stores it as a string; ``code``,
+    ``message`` and ``hint`` let the terminal group warnings by kind and the JSON export
+    carry their codes. ``hint`` defaults to the catalogue's; ``""`` for none."""
 
     code: str
     message: str
+    hint: str
 
-    @property
-    def hint(self) -> str:
-        return CATALOGUE[self.code]
+    def __new__(cls, code: str, message: str, hint: str | None = None) -> Diagnostic:
+        hint = CATALOGUE[code] if hint is None else hint
+        self = super().__new__(cls, f"{message}; {hint}" if hint else message)
+        self.code, self.message, self.hint = code, message, hint
+        return self
 
-    def __str__(self) -> str:
-        return f"{self.message}; {self.hint}"
+    def __reduce__(self):  # copies and pickles keep the code
+        return (Diagnostic, (self.code, self.message, self.hint))
+
+    def to_dict(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message, "hint": self.hint}
+
+
+def code_of(warning: str) -> str | None:
+    """A warning's catalogue code; None for a plain string (run-level notes)."""
+    return warning.code if isinstance(warning, Diagnostic) else None
 
 
 def value_diagnostics(values_by_block: dict[int, float], better: str) -> list[Diagnostic]:

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from bench.diagnostics import Diagnostic
 from bench.results import Sample
 
 #: Other work on the measured CPUs while the workload ran, as a share of their capacity.
@@ -85,55 +86,57 @@ class ResourceChecks:
         if lag is not None:
             self.late.append(lag)
 
-    def warnings(self) -> list[str]:
-        warnings = []
+    def warnings(self) -> list[Diagnostic]:
+        warnings: list[Diagnostic] = []
         if self.throttled:
-            warnings.append(
+            warnings.append(Diagnostic(
+                "throttled",
                 f"CPU throttling in {self.throttled} sample(s): the cgroup's CFS quota stopped "
                 f"the workload in up to {self.throttled_periods} period(s) "
-                f"({self.throttled_s:.2f} s); expected for a CPU-quota variant, otherwise "
-                "remove the limit or give the variant more CPU")
+                f"({self.throttled_s:.2f} s)"))
         noisy = [n for n in self.noise if n > NOISE_FRACTION]
         if noisy:
-            warnings.append(
+            warnings.append(Diagnostic(
+                "noisy-host",
                 f"noisy host in {len(noisy)} sample(s): other work used up to {max(noisy):.0%}"
                 f" of the measured CPUs while the workload ran (median "
-                f"{statistics.median(self.noise):.0%}); stop other programs or choose idle "
-                "CPUs with --cpus")
+                f"{statistics.median(self.noise):.0%})"))
         stolen = [s for s in self.steal if s > STEAL_FRACTION]
         if stolen:
-            warnings.append(
+            warnings.append(Diagnostic(
+                "steal",
                 f"hypervisor steal in {len(stolen)} sample(s): up to {max(stolen):.0%} of the "
-                "measured CPUs' time went to other guests; on a shared VM results vary with "
-                "its neighbours")
+                "measured CPUs' time went to other guests"))
         if (self.freq_lo is not None and self.freq_hi is not None
                 and self.freq_hi - self.freq_lo > FREQUENCY_CHANGE * self.freq_hi):
-            warnings.append(
+            warnings.append(Diagnostic(
+                "frequency",
                 f"CPU frequency changed: the measured CPUs ran between {self.freq_lo:.0f} and "
-                f"{self.freq_hi:.0f} MHz; set the governor to 'performance' and disable "
-                "turbo boost for stable results")
+                f"{self.freq_hi:.0f} MHz"))
         if self.swapping:
-            warnings.append(
+            warnings.append(Diagnostic(
+                "swap",
                 f"swap activity in {self.swapping} sample(s) ({self.swap_pages} pages in and "
-                "out): the host is short of memory; close other programs or shrink the "
-                "workload")
+                "out)"))
         stalled = [s for s in self.stalls if s > MEMORY_PRESSURE]
         if stalled:
-            warnings.append(
+            warnings.append(Diagnostic(
+                "memory-pressure",
                 f"memory pressure in {len(stalled)} sample(s): tasks stalled on memory for up "
-                f"to {max(stalled):.1%} of the sample; free memory or shrink the workload")
+                f"to {max(stalled):.1%} of the sample"))
         if self.unread:
-            warnings.append(f"no resource metrics for {self.unread} sample(s): "
-                            f"{self.first_unread}")
+            warnings.append(Diagnostic("no-metrics", f"no resource metrics for {self.unread} "
+                                                     f"sample(s): {self.first_unread}"))
         if self.late:
-            warnings.append(
+            warnings.append(Diagnostic(
+                "late-read",
                 f"resource totals of {len(self.late)} sample(s) end at the last poll, up to "
                 f"{max(self.late):.2f} s before the exit (the engine removed the cgroup "
-                "first); CPU and I/O totals are low by up to that much")
+                "first)"))
         return warnings
 
 
-def resource_warnings(samples: Iterable[Sample]) -> list[str]:
+def resource_warnings(samples: Iterable[Sample]) -> list[Diagnostic]:
     """The warnings for one row's samples."""
     checks = ResourceChecks()
     for sample in samples:

@@ -10,10 +10,12 @@ cost per unit of work), so it is said in seconds and kept out of every geometric
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from bench import stats
 from bench.analysis import STARTUP, Row, Summary
+from bench.diagnostics import Diagnostic, code_of
 from bench.report.text import fallback_text, margin_text, pct
 
 CATEGORY_NAMES = {"cpu": "CPU", "memory": "memory", "syscalls": "syscalls", "disk": "disk",
@@ -184,3 +186,51 @@ def warning_lines(summary: Summary) -> list[str]:
     for row in summary.rows:
         lines.extend(f"{row.workload} {row.variant}: {w}" for w in row.warnings)
     return lines
+
+
+@dataclass(frozen=True)
+class WarningGroup:
+    """Warnings of one kind: the hint once, then where each was seen and what. A run-level
+    note or a kind seen once is a group of one (``heading`` is then the whole line)."""
+
+    heading: str
+    items: tuple[str, ...] = ()
+
+
+def group_warnings(general: Iterable[str],
+                   placed: Iterable[tuple[str, str]]) -> list[WarningGroup]:
+    """``general`` (run-level, printed as they are) then ``placed`` (``(where, warning)``,
+    e.g. ``("cpu.sysbench docker", ...)``) grouped by catalogue code, in order of first
+    appearance: ``"high-spread (11): <hint>"`` and one ``"where: message"``
+    item each. Warnings without a code stay lines of their own."""
+    groups = [WarningGroup(str(w)) for w in general]
+    by_code: dict[str, list[tuple[str, Diagnostic]]] = {}
+    order: list[tuple[str, str] | str] = []
+    for where, warning in placed:
+        code = code_of(warning)
+        if code is None:
+            order.append((where, str(warning)))
+            continue
+        if code not in by_code:
+            order.append(code)
+        by_code.setdefault(code, []).append((where, warning))
+    for entry in order:
+        if isinstance(entry, tuple):
+            groups.append(WarningGroup(f"{entry[0]}: {entry[1]}"))
+            continue
+        seen = by_code[entry]
+        if len(seen) == 1:
+            where, warning = seen[0]
+            groups.append(WarningGroup(f"{where}: {warning}"))
+            continue
+        hint = seen[0][1].hint
+        groups.append(WarningGroup(f"{entry} ({len(seen)})" + (f": {hint}" if hint else ""),
+                                   tuple(f"{where}: {w.message}" for where, w in seen)))
+    return groups
+
+
+def warning_groups(summary: Summary) -> list[WarningGroup]:
+    """The run's warnings grouped by kind (``group_warnings``)."""
+    return group_warnings(summary.warnings,
+                          ((f"{row.workload} {row.variant}", w)
+                           for row in summary.rows for w in row.warnings))

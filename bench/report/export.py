@@ -15,6 +15,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from bench.analysis import Row, Summary
+from bench.diagnostics import Diagnostic
 from bench.ladder import Ladder
 from bench.report.answer import headline
 from bench.results import LoadedRun
@@ -87,9 +88,18 @@ def verdict_counts(summary: Summary) -> dict[str, int]:
     return counts
 
 
+def diagnostic_dict(warning: str) -> dict[str, str | None]:
+    """``{"code", "message", "hint"}``; code None for a warning outside the catalogue."""
+    if isinstance(warning, Diagnostic):
+        return warning.to_dict()
+    return {"code": None, "message": str(warning), "hint": ""}
+
+
 def _row_dict(row: Row, base_median: float | None) -> dict[str, Any]:
     data = {f.name: getattr(row, f.name) for f in dataclasses.fields(Row)}
-    data["warnings"] = list(row.warnings)
+    data["warnings"] = [str(w) for w in row.warnings]
+    # The same warnings with their catalogue codes (bench.diagnostics), for tools.
+    data["diagnostics"] = [diagnostic_dict(w) for w in row.warnings]
     data["is_baseline"] = row.is_baseline
     data["baseline_median"] = base_median
     data["comparison"] = (None if row.comparison is None

@@ -66,7 +66,9 @@ def test_unreadable_and_late_metrics_are_said():
     samples = [sample(0, metrics={"error": "container cgroup not readable: gone"}),
                sample(1, metrics={"final_read": "last poll", "final_read_lag_s": 0.4})]
     unread, late = metrics.resource_warnings(samples)
-    assert unread == "no resource metrics for 1 sample(s): container cgroup not readable: gone"
+    assert unread.message == ("no resource metrics for 1 sample(s): container cgroup not "
+                              "readable: gone")
+    assert unread.code == "no-metrics" and "bench doctor" in unread
     assert "up to 0.40 s before the exit" in late
 
 
