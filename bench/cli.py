@@ -49,6 +49,7 @@ from bench.plan import (
     DEFAULT_MIN_BLOCKS,
     DEFAULT_WARMUP,
     QUICK_BUDGET_S,
+    QUICK_MIN_BLOCKS,
     check_alpha,
     margin_from_percent,
     recorded,
@@ -180,17 +181,20 @@ def _workload_dirs(dirs: tuple[str, ...]) -> list[Path]:
 
 @cli.command("run")
 @click.option("--workload", "-w", "patterns", multiple=True, metavar="GLOB",
-              help="Workloads to run (glob on the name, repeatable). Default: all.")
+              help="Workloads to run (glob on the name, repeatable), within --suite when "
+                   "given. Default: the standard suite (quick with --quick), plus every "
+                   "workload of --workload-dir.")
 @click.option("--workload-dir", "workload_dirs", multiple=True, metavar="DIR",
               help="Extra directory of workload TOML files (repeatable).")
-@click.option("--suite", "suite_name", type=click.Choice(SUITES),
+@click.option("--suite", "suite_name", type=click.Choice(SUITES, case_sensitive=False),
               help="Workload set: quick (one per category, ~5 min), standard (~30 min), "
                    "full. Default: standard (quick with --quick).")
 @click.option("--variants", "variant_specs", multiple=True, metavar="LIST",
               help=f"Variants to compare in every workload, e.g. '{EXAMPLE_VARIANTS}', "
                    "or 'ladder' (one mechanism added per "
                    "rung, each step compared with the one before). Default: each workload's "
-                   "own matrix (bench list). The baseline is native.")
+                   "own matrix (bench list); with --quick, native and docker only. The "
+                   "baseline is native.")
 @click.option("--cpus", metavar="LIST",
               help="Measured CPUs, e.g. '1' or '2-3'. Default: all but CPU 0.")
 @click.option("--blocks", type=int, help=f"Blocks per workload (default {DEFAULT_BLOCKS}; "
@@ -199,28 +203,32 @@ def _workload_dirs(dirs: tuple[str, ...]) -> list[Path]:
               help="Warmup rounds per workload (kept in the data, not analysed).")
 @click.option("--seed", type=int, help="Seed of the random order (default: random, recorded).")
 @click.option("--margin", type=float, default=DEFAULT_MARGIN * 100, show_default=True,
-              help="Equivalence margin in percent.")
+              metavar="PCT", help="Equivalence margin in percent (2: +/-2%).")
 @click.option("--alpha", type=float, default=DEFAULT_ALPHA, show_default=True,
               help="Family-wise error rate of the whole run (primary and mechanism "
                    "families, Holm within each).")
 @click.option("--out", "out_dir", default="results", show_default=True, metavar="DIR",
-              help="Directory that receives the run folder.")
+              help="Directory that receives the run folder (a directory, not a file: "
+                   "bench report -o writes files); --resume and --replay look up run "
+                   "ids here.")
 @click.option("--quick", is_flag=True,
               help="The quick run: short samples, adaptive, a measurement budget of "
                    f"{QUICK_BUDGET_S / 60:g} min (blocks go where comparisons are "
                    "undecided). With --blocks: that many blocks of short samples.")
-@click.option("--replay", metavar="RUN", help="Run the plan of a saved run again "
-                                              "(workloads, variants, CPUs, seed).")
+@click.option("--replay", metavar="RUN", help="Run the plan of a saved run (folder or id) "
+                                              "again (workloads, variants, CPUs, seed).")
 @click.option("--adaptive", is_flag=True,
               help="Stop each workload once all its comparisons are decided "
                    "(looks spending alpha; false claims stay <= alpha).")
-@click.option("--min-blocks", type=int, default=DEFAULT_MIN_BLOCKS, show_default=True,
-              help="Adaptive: blocks before the first look.")
+@click.option("--min-blocks", type=int, default=DEFAULT_MIN_BLOCKS,
+              help=f"Adaptive: blocks before the first look (default {DEFAULT_MIN_BLOCKS}; "
+                   f"{QUICK_MIN_BLOCKS} with --quick).")
 @click.option("--max-blocks", type=int, help="Adaptive: at most this many blocks "
                                               f"(default {ADAPTIVE_MAX_BLOCKS}).")
 @click.option("--budget", metavar="TIME",
               help="Measurement budget of the whole run, e.g. '90s', '10m' (set-up and image "
-                   "build not counted).")
+                   f"build not counted). Default: none ({QUICK_BUDGET_S / 60:g} min with "
+                   "--quick).")
 @click.option("--retake-threshold", type=float, metavar="PCT",
               default=guard.DEFAULT_FOREIGN_THRESHOLD * 100, show_default=True,
               help="A sample during which foreign work took more than PCT% of the measured "
@@ -234,8 +242,9 @@ def _workload_dirs(dirs: tuple[str, ...]) -> list[Path]:
                    "also BENCH_METRICS_INTERVAL).")
 @click.option("--metrics-series", is_flag=True,
               help="Keep every poll as a time series in samples.jsonl.")
-@click.option("--resume", metavar="RUN", help="Continue an interrupted run in its folder "
-                                              "(same plan and seed, missing samples only).")
+@click.option("--resume", metavar="RUN", help="Continue an interrupted run (folder or id) "
+                                              "in its folder (same plan and seed, missing "
+                                              "samples only).")
 def run_command(patterns, workload_dirs, suite_name, variant_specs, cpus, blocks, warmup, seed,
                 margin, alpha, out_dir, quick, replay, adaptive, min_blocks, max_blocks, budget,
                 retake_threshold, steal_threshold, no_retake, metrics_interval, metrics_series,
@@ -246,17 +255,18 @@ def run_command(patterns, workload_dirs, suite_name, variant_specs, cpus, blocks
         raise UsageError("--resume and --replay exclude each other")
     if resume:
         reporter = CliReporter(0, 0)
-        loaded = results.load_run(Path(resume))
-        planned = recorded(loaded.run, f"{resume}/run.json")
+        loaded = results.load_run(resume, Path(out_dir))
+        planned = recorded(loaded.run, f"{loaded.folder / results.RUN_FILE}")
         reporter.blocks, reporter.warmup = planned.blocks, planned.warmup
         try:
-            outcome = runner.resume(Path(resume), reporter=reporter,
+            outcome = runner.resume(loaded.folder, reporter=reporter,
                                     command=["bench", *sys.argv[1:]])
         finally:
             reporter.close()
         _finish(outcome)
         return
     if replay:
+        replay = str(results.resolve_run(replay, Path(out_dir)))
         plan = planning.replay(replay)
     else:
         plan = planning.from_options(
@@ -327,7 +337,8 @@ def _finish(outcome: runner.RunOutcome) -> None:
               help="Injected CFS quota, as a fraction of the measured CPUs.")
 @click.option("--full-length", is_flag=True, help="Full sample durations (default: quick).")
 @click.option("--seed", type=int, help="Seed of the random order.")
-@click.option("--out", "out_dir", default="results", show_default=True, metavar="DIR")
+@click.option("--out", "out_dir", default="results", show_default=True, metavar="DIR",
+              help="Directory that receives the run folder.")
 def calibrate_command(patterns, cpus, blocks, quota, full_length, seed, out_dir) -> None:
     """Prove the verdicts on this host: A/A must be equivalent, an injected CPU quota
     must be found with its true overhead inside the CI; prints the host's resolution."""
@@ -358,12 +369,14 @@ def calibrate_command(patterns, cpus, blocks, quota, full_length, seed, out_dir)
 
 @cli.command("analyze")
 @click.argument("run_folder", metavar="RUN")
-@click.option("--margin", type=float, help="Equivalence margin in percent (default: the run's).")
+@click.option("--margin", type=float, metavar="PCT",
+              help="Equivalence margin in percent (default: the run's).")
 @click.option("--alpha", type=float, help="Family-wise error rate (default: the run's).")
 def analyze_command(run_folder, margin, alpha) -> None:
-    """Re-analyse a saved run without measuring again."""
+    """Re-analyse a saved run without measuring again. RUN: its folder, a file in it, or its
+    id under results/ (or latest)."""
     margin = _margin_alpha(margin, alpha)
-    loaded = results.load_run(Path(run_folder))
+    loaded = results.load_run(run_folder)
     print_summary(analysis.summarize(loaded, margin=margin, alpha=alpha))
 
 
@@ -391,22 +404,30 @@ def _write(text: str, target: str) -> str:
 @cli.command("report")
 @click.argument("run_folder", metavar="RUN")
 @click.option("--output", "-o", metavar="FILE",
-              help="Where to write ('-': stdout). Default: report.html, report.md, samples.csv "
-                   "or summary.json in the run folder.")
-@click.option("--format", "fmt", type=click.Choice(formats.FORMATS), default="html",
-              show_default=True, help="html: self-contained report; md: for pull requests and "
-                                      "wikis; csv: one row per sample; json: the summary.")
-@click.option("--margin", type=float, help="Equivalence margin in percent (default: the run's).")
+              help="Where to write ('-': stdout); its extension (.html, .md, .csv, .json) "
+                   "gives the format when --format is not given. Default: report.html, "
+                   "report.md, samples.csv or summary.json in the run folder.")
+@click.option("--format", "fmt", type=click.Choice(formats.FORMATS, case_sensitive=False),
+              help="html: self-contained report; md: for pull requests and wikis; csv: one "
+                   "row per sample; json: the summary. Default: from the --output "
+                   "extension, else html.")
+@click.option("--margin", type=float, metavar="PCT",
+              help="Equivalence margin in percent (default: the run's).")
 @click.option("--alpha", type=float, help="Family-wise error rate (default: the run's).")
 def report_command(run_folder, output, fmt, margin, alpha) -> None:
-    """Write the comparison report of a saved run (one file, works offline)."""
+    """Write the comparison report of a saved run (one file, works offline). RUN: its
+    folder, a file in it, or its id under results/ (or latest)."""
     margin = _margin_alpha(margin, alpha)
-    loaded = results.load_run(Path(run_folder))
+    fmt = formats.choose(fmt, output, formats.FORMATS, "html")
+    loaded = results.load_run(run_folder)
     summary = analysis.summarize(loaded, margin=margin, alpha=alpha)
     target = _write(formats.render(fmt, loaded, summary),
-                    output or str(Path(run_folder) / export.DEFAULT_NAMES[fmt]))
+                    output or str(loaded.folder / export.DEFAULT_NAMES[fmt]))
     if target != "stdout":
         console.print(f"report: {escape(target)}", soft_wrap=True)
+
+
+COMPARE_FORMATS = ("text", "md", "json")
 
 
 @cli.command("compare")
@@ -414,21 +435,26 @@ def report_command(run_folder, output, fmt, margin, alpha) -> None:
 @click.argument("run_b", metavar="RUN_B")
 @click.option("--allow-different-hosts", is_flag=True,
               help="Compare runs recorded on different hosts (the output says so).")
-@click.option("--format", "fmt", type=click.Choice(["text", "md", "json"]), default="text",
-              show_default=True, help="text: a table here; md or json: for files and tools.")
-@click.option("--output", "-o", metavar="FILE", help="Write md or json here ('-': stdout).")
-@click.option("--margin", type=float, help="Margin in percent (default: run A's).")
+@click.option("--format", "fmt", type=click.Choice(COMPARE_FORMATS, case_sensitive=False),
+              help="text: a table here; md or json: for files and tools. Default: from the "
+                   "--output extension (.md, .json), else text.")
+@click.option("--output", "-o", metavar="FILE",
+              help="Write md or json here ('-': stdout). Default: stdout.")
+@click.option("--margin", type=float, metavar="PCT",
+              help="Equivalence margin in percent (default: run A's).")
 @click.option("--alpha", type=float, help="Family-wise error rate (default: run A's).")
 @click.option("--fail-on-regression", is_flag=True,
               help="Exit with 1 when any change is 'regressed' (to gate a CI job).")
 def compare_command(run_a, run_b, allow_different_hosts, fmt, output, margin, alpha,
                     fail_on_regression) -> None:
-    """Compare two saved runs: before/after an engine, kernel or configuration change."""
+    """Compare two saved runs: before/after an engine, kernel or configuration change.
+    RUN_A, RUN_B: a run folder, a file in it, or a run id under results/ (or latest)."""
     margin = _margin_alpha(margin, alpha)
+    fmt = formats.choose(fmt, output, COMPARE_FORMATS, "text")
     if output and fmt == "text":
-        raise UsageError("--output needs --format md or json")
+        raise UsageError("--output needs --format md or json (or a .md or .json file)")
     result = compare.compare_runs(
-        results.load_run(Path(run_a)), results.load_run(Path(run_b)),
+        results.load_run(run_a), results.load_run(run_b),
         allow_different_hosts=allow_different_hosts,
         margin=margin, alpha=alpha)
     if fmt != "text":
@@ -520,13 +546,14 @@ def tune_command(cpus, reset) -> None:
 
 
 @cli.command("clean")
-@click.option("--run", "run_id", metavar="RUN_ID", help="Only what this run created.")
+@click.option("--run", "run", metavar="RUN",
+              help="Only what this run created (its folder, a file in it, or its id).")
 @click.option("--images", is_flag=True, help="Also remove benchmark images (and cached root "
                                             "filesystems) of older recipes.")
-def clean_command(run_id, images) -> None:
+def clean_command(run, images) -> None:
     """Remove what the project left behind in every environment: containers, networks,
     volumes, network namespaces, cgroups (where an environment's service answers)."""
-    removed, notes = registry.clean(run_id, images)
+    removed, notes = registry.clean(results.run_id_of(run) if run else None, images)
     for line in removed:
         console.print(escape(line))
     for note in notes:

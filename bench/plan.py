@@ -189,9 +189,10 @@ def make_plan(workloads: list[Workload], variants: list[Variant], cpus: tuple[in
 
 
 def check_margin(margin: float) -> float:
-    """``margin`` (a fraction), or UsageError when it is not between 0 and 100%."""
+    """``margin`` (a fraction), or UsageError when it is not above 0% and below 100%."""
     if not 0 < margin < 1:
-        raise UsageError(f"--margin must be between 0 and 100% (got {margin * 100:g}%)")
+        raise UsageError("--margin must be greater than 0% and less than 100% (it is in "
+                         f"percent: 2 means +/-2%); got {margin * 100:g}")
     return margin
 
 

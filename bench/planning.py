@@ -63,7 +63,8 @@ def from_options(*, patterns: tuple[str, ...] | list[str] = (),
 def replay(folder: Path | str) -> plan.Plan:
     """The plan of a saved run, to run again (``--replay``); its CPUs must be online here."""
     loaded = results.load_run(Path(folder))
-    saved = plan.Plan.from_dict(loaded.run.get("plan", {}), f"{folder}/run.json")
+    saved = plan.Plan.from_dict(loaded.run.get("plan", {}),
+                                f"{loaded.folder / results.RUN_FILE}")
     parse_cpus(",".join(map(str, saved.cpus)))  # still online here?
     return saved
 

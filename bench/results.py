@@ -241,16 +241,62 @@ def require_samples(loaded: LoadedRun) -> None:
                          "or empty): nothing to analyse")
 
 
-def load_run(folder: Path | str) -> LoadedRun:
-    """Read a run folder; UsageError naming the file for anything malformed.
+#: ``bench analyze latest``: the run started last under the results directory.
+LATEST = "latest"
 
-    A truncated last line in samples.jsonl (the run was killed mid-write) is skipped
-    with a warning; every complete line is kept.
+
+def resolve_run(given: Path | str, results_dir: Path = Path("results")) -> Path:
+    """The run folder a user means: a run folder, a file inside one (``RUN/run.json``), or
+    a run id (or ``latest``) under ``results_dir``. UsageError when it is none of them.
+
+    One rule for every command that takes a run (analyze, report, compare, run --resume
+    and --replay, clean --run), so a path that tab-completion gives and the id that
+    ``bench run`` prints both work.
     """
-    folder = Path(folder)
+    path = Path(given)
+    if path.is_dir():
+        return path
+    if path.is_file():
+        return path.parent
+    if path.is_absolute():
+        raise UsageError(f"{given}: no such run folder")
+    inside = results_dir / path
+    if inside.is_dir():
+        return inside
+    if str(given) == LATEST:
+        runs = [p.parent for p in results_dir.glob(f"*/{RUN_FILE}")]
+        if runs:
+            return max(runs, key=_started_at)
+    raise UsageError(f"{given}: no such run folder (looked in {results_dir}/ too)")
+
+
+def _started_at(folder: Path) -> float:
+    """When a run started (run.json's ``started_at``; else when run.json was written)."""
     run_path = folder / RUN_FILE
-    if not folder.is_dir():
-        raise UsageError(f"{folder}: no such run folder")
+    try:
+        started = json.loads(run_path.read_text(encoding="utf-8")).get("started_at")
+    except (OSError, ValueError, UnicodeDecodeError, AttributeError):
+        started = None
+    return started if _is_number(started) else run_path.stat().st_mtime
+
+
+def run_id_of(given: str, results_dir: Path = Path("results")) -> str:
+    """The run id of a run given by path or id (``bench clean --run``): its run.json's
+    ``run_id``. A bare id whose folder is gone (or never was here) is taken as it is, since
+    what a run left in an engine outlives its folder."""
+    try:
+        folder = resolve_run(given, results_dir)
+    except UsageError:
+        if Path(given).name != given:  # a path, not an id
+            raise
+        return given
+    run_id = _read_run_json(folder).get("run_id")
+    return run_id if isinstance(run_id, str) and run_id else folder.name
+
+
+def _read_run_json(folder: Path) -> dict[str, Any]:
+    """run.json of a run folder, migrated; UsageError naming the file when malformed."""
+    run_path = folder / RUN_FILE
     try:
         run = json.loads(run_path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -259,7 +305,18 @@ def load_run(folder: Path | str) -> LoadedRun:
         raise UsageError(f"{run_path}: not valid JSON: {err}") from None
     if not isinstance(run, dict):
         raise UsageError(f"{run_path}: expected a JSON object")
-    run = migrate(run, str(run_path))
+    return migrate(run, str(run_path))
+
+
+def load_run(folder: Path | str, results_dir: Path = Path("results")) -> LoadedRun:
+    """Read a run folder (given as :func:`resolve_run` takes it); UsageError naming the
+    file for anything malformed.
+
+    A truncated last line in samples.jsonl (the run was killed mid-write) is skipped
+    with a warning; every complete line is kept.
+    """
+    folder = resolve_run(folder, results_dir)
+    run = _read_run_json(folder)
     offsets: array[int] = array("q")
     warnings: list[str] = []
     samples_path = folder / SAMPLES_FILE

@@ -142,6 +142,7 @@ def resume(folder: Path, *, reporter: Reporter | None = None,
     samples it lacks, appended to the same samples.jsonl."""
     reporter = reporter or SilentReporter()
     loaded = load_run(folder)
+    folder = loaded.folder
     run_doc = loaded.run
     if run_doc.get("status") == "complete":
         raise UsageError(f"{folder}: run is complete; nothing to resume")

@@ -108,7 +108,7 @@ def test_analyze_reanalyses_with_another_margin(tmp_path):
     (["run", "--cpus", "4096"], "--cpus: CPU 4096 is not online"),
     (["run", "--variants", "docker[net=wifi]"], "unknown value 'wifi'"),
     (["run", "--workload", "gpu.*"], "matches no workload"),
-    (["run", "--margin", "0"], "--margin must be between"),
+    (["run", "--margin", "0"], "--margin must be greater than 0% and less than 100%"),
     (["run", "--alpha", "2"], "--alpha must be between"),
     (["run", "--blocks", "1"], "--blocks must be at least 2"),
     (["run", "--metrics-interval", "0"], "metrics interval must be between 0.01 and 60 s"),
@@ -118,6 +118,12 @@ def test_analyze_reanalyses_with_another_margin(tmp_path):
     (["run", "--blocks", "many"], "'many' is not a valid integer"),
     (["run", "--workload-dir", "/nonexistent"], "workload directory not found"),
     (["analyze", "/nonexistent"], "no such run folder"),
+    (["analyze", "no-such-run"], "no-such-run: no such run folder (looked in results/ too)"),
+    (["clean", "--run", "results/no-such-run"], "no such run folder"),
+    (["report", "results/example", "--format", "html", "-o", "/nonexistent/r.md"],
+     "--format html and --output /nonexistent/r.md disagree"),
+    (["compare", "example", "example", "-o", "/nonexistent/c.csv"], "not csv"),
+    (["report", "example", "--format", "pdf"], "Invalid value for '--format'"),
     (["frobnicate"], "No such command"),
 ])
 def test_bad_input_is_one_line_exit_2_no_traceback(args, message):
@@ -126,6 +132,24 @@ def test_bad_input_is_one_line_exit_2_no_traceback(args, message):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
     assert message in lines[0]
+
+
+def test_runs_by_id_or_file_and_outputs_by_extension(tmp_path):
+    """The committed example run, named by id and by its run.json; -o picks the format."""
+    proc = bench("analyze", "results/example/run.json", "--margin", "5", timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "within +/-5%" in proc.stdout
+    for name, starts in (("r.md", "## Container overhead"), ("r.JSON", "{"),
+                         ("r.csv", "run_id,")):
+        proc = bench("report", "example", "-o", str(tmp_path / name), timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        assert (tmp_path / name).read_text().startswith(starts)
+    proc = bench("compare", "example", "results/example", "-o", str(tmp_path / "c.md"),
+                 timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "c.md").read_text().startswith("## Run")
+    proc = bench("report", "example", "--format", "MD", "-o", "-", timeout=120)
+    assert proc.returncode == 0 and proc.stdout.startswith("## Container overhead")
 
 
 def test_bad_workload_file_names_file_and_key(tmp_path):
@@ -154,8 +178,8 @@ def test_list_shows_workloads_and_variants(columns, monkeypatch):
     assert max(len(line) for line in proc.stdout.splitlines()) <= int(columns)
 
 
-@pytest.mark.parametrize("command", [["run"], ["analyze"], ["list"], ["doctor"],
-                                     ["image", "build"]])
+@pytest.mark.parametrize("command", [["run"], ["analyze"], ["report"], ["compare"],
+                                     ["clean"], ["list"], ["doctor"], ["image", "build"]])
 def test_help_on_each_command(command):
     proc = bench(*command, "--help", timeout=60)
     assert proc.returncode == 0 and "Usage:" in proc.stdout

@@ -155,7 +155,7 @@ def test_compare_command(tmp_path, capsys):
     target = tmp_path / "c.md"
     assert cli.main(["compare", str(a), str(b), "--format", "md", "-o", str(target)]) == 0
     assert target.read_text().startswith("## Run")
-    assert cli.main(["compare", str(a), str(b), "-o", str(target)]) == 2
+    assert cli.main(["compare", str(a), str(b), "-o", str(tmp_path / "c.txt")]) == 2
     assert "--output needs --format md or json" in capsys.readouterr().err
 
 

@@ -151,5 +151,5 @@ def test_margin_from_percent(percent, fraction):
 
 @pytest.mark.parametrize("percent", [0, -1, 100, 250, float("nan")])
 def test_margin_from_percent_refuses_what_is_not_a_margin(percent):
-    with pytest.raises(UsageError, match="--margin must be between 0 and 100"):
+    with pytest.raises(UsageError, match="--margin must be greater than 0% and less than 100%"):
         margin_from_percent(percent)

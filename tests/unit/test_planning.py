@@ -79,7 +79,7 @@ def test_quick_blocks_when_not_adaptive():
 @pytest.mark.parametrize("options, message", [
     ({"max_blocks": 9}, "--max-blocks goes with --adaptive"),
     ({"adaptive": True, "blocks": 9}, "--adaptive takes --min-blocks/--max-blocks"),
-    ({"margin_percent": 0}, "--margin must be between 0 and 100"),
+    ({"margin_percent": 0}, "--margin must be greater than 0% and less than 100%"),
     ({"alpha": 0.7}, "--alpha must be between"),
     ({"budget": "soon"}, "--budget: cannot parse 'soon'"),
     ({"cpus": "4096"}, "--cpus: CPU 4096 is not online"),

@@ -386,7 +386,7 @@ def test_report_command_formats_and_destinations(tmp_path, capsys):
 
 @pytest.mark.parametrize(("args", "message"), [
     (["report", "{missing}"], "no such run folder"),
-    (["report", "{run}", "--margin", "0"], "--margin must be between 0 and 100"),
+    (["report", "{run}", "--margin", "0"], "--margin must be greater than 0% and less than 100%"),
     (["report", "{run}", "--format", "pdf"], "Invalid value for '--format'"),
     (["report", "{run}", "-o", "/nonexistent/dir/r.html"], "cannot write"),
 ])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -94,3 +95,65 @@ def test_bad_run_json(tmp_path, content, message):
 def test_missing_folder(tmp_path):
     with pytest.raises(UsageError, match="no such run folder"):
         results.load_run(tmp_path / "nope")
+
+
+# ------------------------------------------------------------------ naming a run (issue 17)
+
+
+def run_folder(results_dir, run_id, started_at=None):
+    store = results.RunStore.create(results_dir, run_id)
+    store.write_run({"status": "complete"} if started_at is None
+                    else {"status": "complete", "started_at": started_at})
+    store.append(sample(0))
+    store.close()
+    return store.folder
+
+
+def test_resolve_run_takes_a_folder_a_file_in_it_or_an_id(tmp_path):
+    folder = run_folder(tmp_path / "results", "20261202-072209-309a")
+    given = [folder, str(folder), folder / "run.json", folder / "samples.jsonl"]
+    assert {results.resolve_run(g, tmp_path / "results") for g in given} == {folder}
+    assert results.resolve_run("20261202-072209-309a", tmp_path / "results") == folder
+
+
+def test_resolve_run_finds_ids_in_results_of_the_working_directory(tmp_path, monkeypatch):
+    run_folder(tmp_path / "results", "abc")
+    monkeypatch.chdir(tmp_path)
+    assert results.resolve_run("abc") == Path("results/abc")
+    assert [s.seq for s in results.load_run("abc").samples] == [0]
+    assert results.load_run("results/abc/run.json").folder == Path("results/abc")
+
+
+def test_latest_is_the_run_started_last(tmp_path):
+    where = tmp_path / "results"
+    run_folder(where, "zzz-old", started_at=1_000.0)
+    newest = run_folder(where, "aaa-new", started_at=2_000.0)
+    run_folder(where, "mmm-mid", started_at=1_500.0)
+    assert results.resolve_run("latest", where) == newest
+    latest = run_folder(where, "latest", started_at=0.0)  # a run named so wins
+    assert results.resolve_run("latest", where) == latest
+
+
+@pytest.mark.parametrize("given", ["nope", "latest", "sub/nope"])
+def test_unknown_run_names_what_was_tried(tmp_path, given):
+    with pytest.raises(UsageError) as err:
+        results.resolve_run(given, tmp_path / "results")
+    where = tmp_path / "results"
+    assert str(err.value) == f"{given}: no such run folder (looked in {where}/ too)"
+
+
+def test_unknown_absolute_path(tmp_path):
+    with pytest.raises(UsageError, match=r"nope: no such run folder$"):
+        results.resolve_run(tmp_path / "nope", tmp_path / "results")
+
+
+def test_run_id_of_a_folder_a_file_or_a_gone_id(tmp_path):
+    where = tmp_path / "results"
+    folder = run_folder(where, "the-id")
+    renamed = folder.rename(where / "renamed")
+    assert results.run_id_of(str(renamed), where) == "the-id"  # run.json says
+    assert results.run_id_of(str(renamed / "run.json"), where) == "the-id"
+    assert results.run_id_of("renamed", where) == "the-id"
+    assert results.run_id_of("gone-id", where) == "gone-id"  # its leftovers may remain
+    with pytest.raises(UsageError, match="no such run folder"):
+        results.run_id_of("results/gone-id", where)
