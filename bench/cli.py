@@ -10,6 +10,7 @@ import secrets
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -268,14 +269,18 @@ def run_command(patterns, workload_dirs, suite_name, variant_specs, cpus, blocks
     if replay:
         replay = str(results.resolve_run(replay, Path(out_dir)))
         plan = planning.replay(replay)
+        reproduce = (results.load_run(replay).run.get("reproduce")
+                     or ["bench", "run", "--replay", replay])
     else:
-        plan = planning.from_options(
-            patterns=patterns, workload_dirs=_workload_dirs(workload_dirs), suite=suite_name,
-            variants=variant_specs, cpus=cpus, blocks=blocks, warmup=warmup, seed=seed,
-            margin_percent=margin, alpha=alpha, quick=quick, adaptive=adaptive,
-            min_blocks=min_blocks, max_blocks=max_blocks, budget=budget, retake=not no_retake,
-            retake_threshold_percent=retake_threshold,
-            steal_threshold_percent=steal_threshold)
+        options = plan_options(patterns=patterns, workload_dirs=workload_dirs,
+                               suite_name=suite_name, variant_specs=variant_specs, cpus=cpus,
+                               blocks=blocks, warmup=warmup, seed=seed, margin=margin,
+                               alpha=alpha, quick=quick, adaptive=adaptive,
+                               min_blocks=min_blocks, max_blocks=max_blocks, budget=budget,
+                               no_retake=no_retake, retake_threshold=retake_threshold,
+                               steal_threshold=steal_threshold)
+        plan = planning.from_options(**options)
+        reproduce = planning.reproduce_command(options, plan)
     plan, fallen_back = fallback.resolve(plan, progress=lambda m: console.print(escape(m)))
     if fallen_back:
         console.print(f"[bold yellow]{escape(fallback.banner(fallen_back))}[/bold yellow]",
@@ -292,11 +297,28 @@ def run_command(patterns, workload_dirs, suite_name, variant_specs, cpus, blocks
     try:
         outcome = runner.run(plan, Path(out_dir), reporter=reporter,
                              command=["bench", *sys.argv[1:]], replay_of=replay,
+                             reproduce=reproduce,
                              sampling=_sampling(metrics_interval, metrics_series),
                              fallback=fallen_back)
     finally:
         reporter.close()
     _finish(outcome)
+
+
+def plan_options(**params: Any) -> dict[str, Any]:
+    """``bench run``'s parsed options (click's parameter names) -> ``planning.from_options``
+    keywords: the one place the two vocabularies meet."""
+    return {
+        "patterns": params["patterns"], "workload_dirs": _workload_dirs(params["workload_dirs"]),
+        "suite": params["suite_name"], "variants": params["variant_specs"],
+        "cpus": params["cpus"], "blocks": params["blocks"], "warmup": params["warmup"],
+        "seed": params["seed"], "margin_percent": params["margin"], "alpha": params["alpha"],
+        "quick": params["quick"], "adaptive": params["adaptive"],
+        "min_blocks": params["min_blocks"], "max_blocks": params["max_blocks"],
+        "budget": params["budget"], "retake": not params["no_retake"],
+        "retake_threshold_percent": params["retake_threshold"],
+        "steal_threshold_percent": params["steal_threshold"],
+    }
 
 
 def _sampling(interval: float | None, series: bool) -> SamplingConfig | None:

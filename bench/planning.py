@@ -5,11 +5,13 @@ quick run's defaults and the block counts, validated; or a saved run's plan agai
 
 from __future__ import annotations
 
+import inspect
 import secrets
 from pathlib import Path
+from typing import Any
 
 from bench import plan, results
-from bench.cpulist import default_cpus, parse_cpus
+from bench.cpulist import default_cpus, format_cpus, parse_cpus
 from bench.errors import UsageError
 from bench.guard import DEFAULT_FOREIGN_THRESHOLD, DEFAULT_STEAL_THRESHOLD, RetakeRule
 from bench.variants import DEFAULT_VARIANTS, Variant, ladder_of, parse_variants
@@ -58,6 +60,47 @@ def from_options(*, patterns: tuple[str, ...] | list[str] = (),
                           foreign_threshold=retake_threshold_percent / 100,
                           steal_threshold=steal_threshold_percent / 100),
     )
+
+
+def reproduce_command(options: dict[str, Any], made: plan.Plan) -> list[str]:
+    """The full ``bench run`` command for ``options`` (``from_options``'s keywords, as the
+    CLI passed them) and the plan they ``made``: what chance or this host chose is spelled
+    out (seed, CPUs, the workloads by name or the suite, warmup, margin, alpha), so the
+    command gives the same plan on any host with the same workload files
+    (``tests/unit/test_reproduce`` proves the round trip)."""
+    defaults = inspect.signature(from_options).parameters
+
+    def given(name: str) -> Any:
+        value = options.get(name, defaults[name].default)
+        return None if value == defaults[name].default else value
+
+    args = ["bench", "run"]
+    for directory in options.get("workload_dirs") or ():
+        args += ["--workload-dir", str(directory)]
+    if options.get("patterns"):
+        for workload in made.workloads:
+            args += ["-w", workload.name]
+    else:  # the suite (and the user's own workload files), in the suite's order
+        args += ["--suite", options.get("suite") or ("quick" if made.quick else "standard")]
+    for spec in options.get("variants") or ():
+        args += ["--variants", spec]
+    args += ["--cpus", format_cpus(made.cpus)]
+    if options.get("blocks") is not None:
+        args += ["--blocks", str(options["blocks"])]
+    args += ["--warmup", str(made.warmup), "--seed", str(made.seed),
+             "--margin", repr(float(options.get("margin_percent", made.margin * 100))),
+             "--alpha", repr(float(made.alpha))]
+    for flag in ("quick", "adaptive"):
+        if options.get(flag):
+            args.append(f"--{flag}")
+    for name, flag in (("min_blocks", "--min-blocks"), ("max_blocks", "--max-blocks"),
+                       ("budget", "--budget"), ("retake_threshold_percent", "--retake-threshold"),
+                       ("steal_threshold_percent", "--steal-threshold")):
+        if given(name) is not None:
+            args += [flag, str(options[name])]
+    if options.get("retake") is False:
+        args.append("--no-retake")
+    return args
 
 
 def replay(folder: Path | str) -> plan.Plan:

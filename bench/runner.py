@@ -110,7 +110,8 @@ def run(plan: Plan, results_dir: Path, *, reporter: Reporter | None = None,
         command: list[str] | None = None, connect: Callable[[], Any] | None = None,
         run_id: str | None = None, replay_of: str | None = None,
         sampling: metrics.SamplingConfig | None = None,
-        fallback: dict[str, Any] | None = None) -> RunOutcome:
+        fallback: dict[str, Any] | None = None,
+        reproduce: list[str] | None = None) -> RunOutcome:
     """Measure ``plan``; every sample reaches ``results_dir/<run-id>/`` as it is taken.
     ``connect``: how the default engine is reached (None: its own way; tests pass one that
     refuses); ``fallback``: why variants were moved to a daemonless environment
@@ -122,6 +123,8 @@ def run(plan: Plan, results_dir: Path, *, reporter: Reporter | None = None,
         "status": "preparing",
         "started_at": time.time(),
         "command": command or [],
+        # The full command that makes this plan again (bench.planning.reproduce_command).
+        "reproduce": reproduce or command or [],
         "replay_of": replay_of,
         "plan": plan.to_dict(),
         "baseline": plan.baseline.id,

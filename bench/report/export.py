@@ -135,6 +135,7 @@ def summary_dict(summary: Summary, loaded: LoadedRun) -> dict[str, Any]:
                                           "quick", "margin", "alpha")}
         | {"workloads": [w.get("name") for w in plan.get("workloads", [])]},
         "command": run.get("command", []),
+        "reproduce": run.get("reproduce") or run.get("command", []),
         "samples": len(loaded.samples),
         "failed_samples": sum(not s.ok for s in loaded.samples),
         "rows": [_row_dict(r, base.get(r.workload)) for r in summary.rows],

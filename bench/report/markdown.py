@@ -123,7 +123,7 @@ def render(loaded: LoadedRun, summary: Summary) -> str:
              ("measured CPUs", ",".join(str(c) for c in plan.get("cpus", [])))]
     lines += ["", "### Environment", ""]
     lines += [f"- {k}: {cell(v)}" for k, v in facts if v not in (None, "", {})]
-    command = run.get("command") or []
+    command = run.get("reproduce") or run.get("command") or []
     if command:
         lines += ["", "Reproduce:", "", "```sh", shlex.join(str(c) for c in command),
                   f"bench run --replay {shlex.quote(str(loaded.folder))}", "```"]

@@ -383,9 +383,14 @@ def methods(summary: Summary, loaded: LoadedRun, data: Collected) -> str:
     out = ['<dl class="facts">' + "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>"
                                           for k, v in items) + "</dl>"]
     command = run.get("command") or []
+    reproduce = run.get("reproduce") or command
     out.append("<h3>Reproduce</h3>")
-    if command:
-        out.append("<p>The command that made this run:</p>"
+    if reproduce:
+        out.append("<p>The full command of this run's plan (seed, CPUs, workloads, variants, "
+                   "blocks, margin):</p>"
+                   f"<pre>{escape(shlex.join(str(c) for c in reproduce))}</pre>")
+    if command and command != reproduce:
+        out.append("<p>As it was typed:</p>"
                    f"<pre>{escape(shlex.join(str(c) for c in command))}</pre>")
     out.append("<p>The same plan (workloads, variants, CPUs, seed) again, here or on another "
                "host, and this report rebuilt from the run folder:</p>"

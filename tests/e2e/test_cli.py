@@ -76,6 +76,12 @@ def test_run_whose_workload_fails_leaves_nothing(tmp_path):
     assert len(loaded.samples) == 4 and not any(s.ok for s in loaded.samples)
     assert all("exit code" in s.error for s in loaded.samples)
     assert not any(engine.leftovers(engine.connect(), loaded.run["run_id"]).values())
+    # No seed was typed: the recorded full command names the one drawn, and everything else.
+    reproduce = loaded.run["reproduce"]
+    assert reproduce[reproduce.index("--seed") + 1] == str(loaded.run["plan"]["seed"])
+    for part in (["-w", "cpu.broken"], ["--workload-dir", str(workloads)], ["--blocks", "2"],
+                 ["--warmup", "0"]):
+        assert any(reproduce[i:i + 2] == part for i in range(len(reproduce))), reproduce
 
 
 def test_replay_runs_the_same_plan(tmp_path):
@@ -88,6 +94,7 @@ def test_replay_runs_the_same_plan(tmp_path):
     proc = bench("run", "--replay", str(original), "--out", str(second))
     assert proc.returncode == 0, proc.stderr
     a, b = results.load_run(original), results.load_run(only_run_folder(second))
+    assert b.run["reproduce"] == a.run["reproduce"]  # a replay is made by the same command
     assert a.run["plan"] == b.run["plan"]
     assert b.run["replay_of"] == str(original)
     assert [(s.variant, s.block, s.value) for s in a.samples] == \
