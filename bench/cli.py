@@ -150,7 +150,8 @@ def print_summary(summary: analysis.Summary) -> None:
         for line in terminal.ladder_lines(summary):
             console.print(f"  {escape(line)}")
     console.print(f"\n[bold]{escape(answer.headline(summary))}[/bold]")
-    for note in (answer.native_note(summary), answer.retake_note(summary)):
+    for note in (answer.basis_note(summary), answer.native_note(summary),
+                 answer.retake_note(summary)):
         if note:
             console.print(f"[dim]{escape(note)}[/dim]")
     _print_warnings(answer.warning_groups(summary))

@@ -180,6 +180,37 @@ def fallback_banner(summary: Summary) -> str | None:
     return fallback_text(summary.fallback).rstrip(": ")
 
 
+#: Percentage points between the overhead and the ratio of the medians worth a note.
+BASIS_NOTE_POINTS = 1.0
+
+
+def medians_overhead(row: Row, base_median: float | None) -> float | None:
+    """The overhead the two medians alone give (cost per unit of work, like the table's)."""
+    if row.median is None or not base_median or not row.median:
+        return None
+    ratio = row.median / base_median
+    return (1 / ratio if row.better == "higher" else ratio) - 1
+
+
+def basis_note(summary: Summary) -> str | None:
+    """What "overhead" is computed from, said where it differs from the ratio of the
+    medians by more than ``BASIS_NOTE_POINTS`` (None when it nowhere does)."""
+    base = {r.workload: r.median for r in summary.rows if r.is_baseline}
+    differ = []
+    for row in summary.rows:
+        if row.comparison is None:
+            continue
+        plain = medians_overhead(row, base.get(row.workload))
+        if plain is not None and abs(plain - row.comparison.overhead) * 100 > BASIS_NOTE_POINTS:
+            differ.append(f"{row.workload} {row.variant} {pct(row.comparison.overhead)} "
+                          f"(medians: {pct(plain)})")
+    if not differ:
+        return None
+    return ("overhead = the geometric mean of the paired blocks' cost ratios (each block's "
+            "variant against the same block's baseline), not the ratio of the medians; they "
+            "differ for " + ", ".join(differ))
+
+
 def warning_lines(summary: Summary) -> list[str]:
     """Run-level warnings, then each row's, prefixed with where they apply."""
     lines = list(summary.warnings)

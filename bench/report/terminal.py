@@ -14,7 +14,7 @@ from bench.report.answer import undecided_text
 from bench.report.answer import warning_lines as warning_lines
 from bench.report.fit import Fitted
 from bench.report.fit import terminal_width as terminal_width
-from bench.report.text import ci95, pct, verdict_text
+from bench.report.text import ci95, pct, times_text, verdict_text
 
 VERDICT_STYLE = {"equivalent": "green", "overhead": "red", "faster": "cyan",
                  "inconclusive": "yellow"}
@@ -59,8 +59,11 @@ def family_text(summary: Summary) -> str:
 
 
 def verdict_lines(summary: Summary) -> list[str]:
+    """One line per comparison: the verdict, the overhead with its intervals, and the same
+    as a cost ratio (``= 1.002 [0.989, 1.006] times native's cost``)."""
     return [f"{r.workload} {r.variant}: "
-            f"{verdict_text(r.comparison, _undecided(summary, r))}"
+            f"{verdict_text(r.comparison, _undecided(summary, r))}; "
+            f"= {times_text(r.comparison, r.baseline)}"
             for r in summary.rows if r.comparison is not None]
 
 

@@ -71,6 +71,18 @@ def more_blocks(count: int) -> str:
     return f"{count} more block{'' if count == 1 else 's'}"
 
 
+def _ratio(value: float) -> str:
+    return f"{value:.3f}" if value < 10 else f"{value:.4g}"
+
+
+def times_text(comparison: Comparison, baseline: str) -> str:
+    """The overhead as a cost ratio, as hyperfine says "1.23 times faster":
+    ``1.002 [0.989, 1.006] times native's cost`` (per unit of work; the 95% CI)."""
+    ci = comparison.plain95 or comparison.ci95
+    return (f"{_ratio(1 + comparison.overhead)} [{_ratio(1 + ci.lo)}, {_ratio(1 + ci.hi)}] "
+            f"times {baseline}'s cost")
+
+
 def verdict_text(comparison: Comparison, undecided: str | None = None) -> str:
     """``overhead +24.8% [23.9, 25.7]``, ``equivalent -0.3% [-0.9, 0.4] within +/-2%``,
     ``inconclusive: about 2.5 min more of this workload (...)``. The bracket is the 95% CI;

@@ -451,3 +451,35 @@ def test_another_margin_or_alpha_is_labelled_post_hoc_everywhere(tmp_path):
     for text in (html.render(loaded, later), markdown.render(loaded, later)):
         assert "POST HOC" in text
     assert "POST HOC" in json.loads(export.summary_json(later, loaded))["headline"]
+
+
+def test_verdict_lines_give_the_cost_ratio_and_the_basis_is_said_where_medians_differ():
+    from bench import analysis, results
+    from bench.report import answer, terminal
+
+    example = Path(__file__).resolve().parents[2] / "results" / "example"
+    summary = analysis.summarize(results.load_run(example))
+    compared = [r for r in summary.rows if r.comparison is not None]
+    for row, line in zip(compared, terminal.verdict_lines(summary), strict=True):
+        c = row.comparison
+        ci = c.plain95 or c.ci95
+        ratio = line.rsplit("= ", 1)[1]
+        value, lo, hi = (float(x) for x in ratio.split(" times")[0].replace("[", "")
+                         .replace("]", "").replace(",", "").split())
+        assert abs(value - (1 + c.overhead)) < 0.01 * (1 + c.overhead)
+        assert lo <= value <= hi and abs(lo - (1 + ci.lo)) < 0.01 * (1 + ci.lo)
+        assert ratio.endswith(f"times {row.baseline}'s cost")
+    note = answer.basis_note(summary)
+    base = {r.workload: r.median for r in summary.rows if r.is_baseline}
+    for row in compared:
+        plain = answer.medians_overhead(row, base[row.workload])
+        named = f"{row.workload} {row.variant} " in note
+        assert named == (abs(plain - row.comparison.overhead) * 100
+                         > answer.BASIS_NOTE_POINTS), row.workload
+    # Where the medians agree with the estimate, nothing is said.
+    agreeing = dataclasses.replace(summary, rows=tuple(
+        dataclasses.replace(r, median=base[r.workload] * (1 + r.comparison.overhead)
+                            if r.better == "lower" else base[r.workload]
+                            / (1 + r.comparison.overhead))
+        if r.comparison is not None else r for r in summary.rows))
+    assert answer.basis_note(agreeing) is None
