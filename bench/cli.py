@@ -31,6 +31,7 @@ from bench import (
     doctor,
     engine,
     fallback,
+    gating,
     guard,
     image,
     planning,
@@ -181,6 +182,19 @@ def _workload_dirs(dirs: tuple[str, ...]) -> list[Path]:
     return [Path(d) for d in dirs]
 
 
+def _fail_on(valid: tuple[str, ...], what: str):
+    """``--fail-on KINDS``: verdicts (comma list, case-insensitive, repeatable) that make
+    the command exit with 1 once its output is written; parsed before any work starts."""
+    def parse(ctx, param, values):
+        return gating.parse_kinds(values, valid)
+
+    return click.option("--fail-on", "fail_on", multiple=True, metavar="KINDS",
+                        callback=parse,
+                        help=f"Exit with 1 (after printing) when any {what} has one of these "
+                             f"verdicts: a comma list of {', '.join(valid)} (to gate a CI "
+                             "job).")
+
+
 @cli.command("run")
 @click.option("--workload", "-w", "patterns", multiple=True, metavar="GLOB",
               help="Workloads to run (glob on the name, repeatable), within --suite when "
@@ -247,10 +261,11 @@ def _workload_dirs(dirs: tuple[str, ...]) -> list[Path]:
 @click.option("--resume", metavar="RUN", help="Continue an interrupted run (folder or id) "
                                               "in its folder (same plan and seed, missing "
                                               "samples only).")
+@_fail_on(gating.RUN_KINDS, "comparison with the baseline")
 def run_command(patterns, workload_dirs, suite_name, variant_specs, cpus, blocks, warmup, seed,
                 margin, alpha, out_dir, quick, replay, adaptive, min_blocks, max_blocks, budget,
                 retake_threshold, steal_threshold, no_retake, metrics_interval, metrics_series,
-                resume) -> None:
+                resume, fail_on) -> None:
     """Measure workloads natively and in containers, interleaved, then summarise."""
     signal.signal(signal.SIGTERM, _terminate)
     if resume and replay:
@@ -265,7 +280,7 @@ def run_command(patterns, workload_dirs, suite_name, variant_specs, cpus, blocks
                                     command=["bench", *sys.argv[1:]])
         finally:
             reporter.close()
-        _finish(outcome)
+        _finish(outcome, fail_on)
         return
     if replay:
         replay = str(results.resolve_run(replay, Path(out_dir)))
@@ -303,7 +318,7 @@ def run_command(patterns, workload_dirs, suite_name, variant_specs, cpus, blocks
                              fallback=fallen_back)
     finally:
         reporter.close()
-    _finish(outcome)
+    _finish(outcome, fail_on)
 
 
 def plan_options(**params: Any) -> dict[str, Any]:
@@ -336,8 +351,9 @@ def _terminate(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
-def _finish(outcome: runner.RunOutcome) -> None:
-    """After a run: the summary, where the results are, and the exit status."""
+def _finish(outcome: runner.RunOutcome, fail_on: frozenset[str] = frozenset()) -> None:
+    """After a run: the summary, where the results are, and the exit status (--fail-on
+    last: the run folder and its report exist whatever the gate says)."""
     loaded = results.load_run(outcome.folder)
     summary = analysis.summarize(loaded)
     print_summary(summary)
@@ -348,6 +364,7 @@ def _finish(outcome: runner.RunOutcome) -> None:
     console.print(f"report: {escape(report)}", soft_wrap=True)
     if outcome.samples and outcome.failed == outcome.samples:
         raise UserError("every sample failed; see the warnings above and samples.jsonl")
+    gating.check(gating.run_matches(summary, fail_on), fail_on)
 
 
 @cli.command("calibrate")
@@ -395,12 +412,15 @@ def calibrate_command(patterns, cpus, blocks, quota, full_length, seed, out_dir)
 @click.option("--margin", type=float, metavar="PCT",
               help="Equivalence margin in percent (default: the run's).")
 @click.option("--alpha", type=float, help="Family-wise error rate (default: the run's).")
-def analyze_command(run_folder, margin, alpha) -> None:
+@_fail_on(gating.RUN_KINDS, "comparison with the baseline")
+def analyze_command(run_folder, margin, alpha, fail_on) -> None:
     """Re-analyse a saved run without measuring again. RUN: its folder, a file in it, or its
     id under results/ (or latest)."""
     margin = _margin_alpha(margin, alpha)
     loaded = results.load_run(run_folder)
-    print_summary(analysis.summarize(loaded, margin=margin, alpha=alpha))
+    summary = analysis.summarize(loaded, margin=margin, alpha=alpha)
+    print_summary(summary)
+    gating.check(gating.run_matches(summary, fail_on), fail_on)
 
 
 def _margin_alpha(margin: float | None, alpha: float | None) -> float | None:
@@ -466,32 +486,43 @@ COMPARE_FORMATS = ("text", "md", "json")
 @click.option("--margin", type=float, metavar="PCT",
               help="Equivalence margin in percent (default: run A's).")
 @click.option("--alpha", type=float, help="Family-wise error rate (default: run A's).")
-@click.option("--fail-on-regression", is_flag=True,
-              help="Exit with 1 when any change is 'regressed' (to gate a CI job).")
+@_fail_on(gating.COMPARE_KINDS, "change")
+@click.option("--fail-on-regression", is_flag=True, hidden=True,
+              help="Deprecated: --fail-on regressed.")
+@click.option("--only-changed", is_flag=True,
+              help="Show only the workloads and variants with a change that is not "
+                   "'unchanged' (says how many were left out).")
 def compare_command(run_a, run_b, allow_different_hosts, fmt, output, margin, alpha,
-                    fail_on_regression) -> None:
+                    fail_on, fail_on_regression, only_changed) -> None:
     """Compare two saved runs: before/after an engine, kernel or configuration change.
     RUN_A, RUN_B: a run folder, a file in it, or a run id under results/ (or latest)."""
     margin = _margin_alpha(margin, alpha)
     fmt = formats.choose(fmt, output, COMPARE_FORMATS, "text")
     if output and fmt == "text":
         raise UsageError("--output needs --format md or json (or a .md or .json file)")
+    if fail_on_regression:  # the old spelling of --fail-on regressed
+        fail_on = fail_on | {"regressed"}
     result = compare.compare_runs(
         results.load_run(run_a), results.load_run(run_b),
         allow_different_hosts=allow_different_hosts,
         margin=margin, alpha=alpha)
+    if only_changed:
+        result = compare.only_changed(result)
     if fmt != "text":
         text = markdown.compare(result) if fmt == "md" else export.compare_json(result)
         target = _write(text, output or "-")
         if target != "stdout":
             console.print(f"comparison: {escape(target)}")
-        _gate(result, fail_on_regression)
+        gating.check(gating.compare_matches(result, fail_on), fail_on)
         return
     if result.different_hosts:
         console.print("[bold red]different hosts[/bold red]: compared with "
                       "--allow-different-hosts")
     for table in compare.summary_tables(result):
         console.print(table)
+    hidden = compare.hidden_line(result)
+    if hidden:
+        console.print(escape(hidden))
     console.print(f"\n[bold]{escape(compare.headline(result))}[/bold]")
     _print_warnings(compare.warning_groups(result))
     facts = compare.fact_lines(result)
@@ -499,14 +530,7 @@ def compare_command(run_a, run_b, allow_different_hosts, fmt, output, margin, al
         console.print("\n[yellow]what differs between the runs:[/yellow]")
         for line in facts:
             console.print(f"  {escape(line)}")
-    _gate(result, fail_on_regression)
-
-
-def _gate(result: compare.RunComparison, fail_on_regression: bool) -> None:
-    """--fail-on-regression: exit 1 naming what regressed."""
-    found = compare.regressions(result)
-    if fail_on_regression and found:
-        raise UserError(f"{len(found)} regression(s): {'; '.join(found)}")
+    gating.check(gating.compare_matches(result, fail_on), fail_on)
 
 
 @cli.command("list")

@@ -25,6 +25,7 @@ unless the caller allows it, and the result then says so.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import defaultdict
 from collections.abc import Sequence
@@ -111,6 +112,8 @@ class RunComparison:
     rows: tuple[ChangeRow, ...]
     fact_changes: tuple[FactChange, ...]
     warnings: tuple[str, ...] = ()
+    #: Rows left out of ``rows`` by :func:`only_changed` (every change ``unchanged``).
+    hidden: tuple[ChangeRow, ...] = ()
 
 
 # ------------------------------------------------------------------------------ statistics
@@ -404,20 +407,35 @@ def _counts(changes: Sequence[tuple[ChangeRow, Change]]) -> str:
     return ", ".join(parts) or "none decided"
 
 
-def regressions(result: RunComparison) -> list[str]:
-    """``workload variant: overhead|performance`` for every change judged ``regressed``."""
-    found = []
-    for row in result.rows:
-        for what, change in (("overhead", row.overhead), ("performance", row.performance)):
-            if change is not None and change.verdict == "regressed":
-                found.append(f"{row.workload} {row.variant}: {what}")
-    return found
+def is_unchanged(row: ChangeRow) -> bool:
+    """Every change of the row (performance, overhead) was judged ``unchanged``; a row
+    with no change computed (too few blocks) is not."""
+    changes = [c for c in (row.performance, row.overhead) if c is not None]
+    return bool(changes) and all(c.verdict == "unchanged" for c in changes)
+
+
+def only_changed(result: RunComparison) -> RunComparison:
+    """``--only-changed``: the comparison with its unchanged rows moved to ``hidden`` (the
+    headline still counts them)."""
+    rows = (*result.rows, *result.hidden)
+    return dataclasses.replace(result, rows=tuple(r for r in rows if not is_unchanged(r)),
+                               hidden=tuple(r for r in rows if is_unchanged(r)))
+
+
+def hidden_line(result: RunComparison) -> str | None:
+    """What ``--only-changed`` left out, or None when nothing was."""
+    n = len(result.hidden)
+    if not n:
+        return None
+    return (f"{n} unchanged workload/variant pair(s) not shown (--only-changed; every change "
+            "in them unchanged)")
 
 
 def headline(result: RunComparison) -> str:
     """One sentence: what changed from run A to run B."""
-    overhead = [(r, r.overhead) for r in result.rows if r.overhead is not None]
-    performance = [(r, r.performance) for r in result.rows if r.performance is not None]
+    rows = (*result.rows, *result.hidden)
+    overhead = [(r, r.overhead) for r in rows if r.overhead is not None]
+    performance = [(r, r.performance) for r in rows if r.performance is not None]
     text = (f"run {result.run_b} vs {result.run_a} (margin {margin_text(result.margin)}): "
             f"overhead {_counts(overhead) if overhead else 'not comparable'}; "
             f"raw performance {_counts(performance) if performance else 'not comparable'}")
@@ -460,7 +478,7 @@ def summary_tables(result: RunComparison) -> list:  # list[bench.report.fit.Fitt
         if not row.is_baseline:
             overhead.add_row(Text(row.workload), Text(row.variant), pct_or_dash(row.overhead_a),
                              pct_or_dash(row.overhead_b), *verdict(row.overhead))
-    tables = [performance, overhead] if overhead.row_count else [performance]
+    tables = [table for table in (performance, overhead) if table.row_count]
     return [Fitted(table) for table in tables]
 
 

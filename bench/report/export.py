@@ -158,6 +158,8 @@ def compare_dict(result: RunComparison) -> dict[str, Any]:
 
     data = dataclasses.asdict(result)
     data["headline"] = headline(result)
+    # --only-changed: the rows left out are counted, not exported.
+    data["hidden_unchanged"] = len(data.pop("hidden"))
     for row, source in zip(data["rows"], result.rows, strict=True):
         row["is_baseline"] = source.is_baseline
     return finite({"format": "bench-compare", "format_version": 1, **data})

@@ -156,7 +156,7 @@ def _ladder(summary: Summary) -> list[str]:
 
 def compare(result: RunComparison) -> str:
     """A run-to-run comparison (``bench compare``) as markdown."""
-    from bench.compare import change_text, fact_lines, headline
+    from bench.compare import change_text, fact_lines, headline, hidden_line
     from bench.compare import warning_lines as change_warnings
 
     lines = [f"## Run {cell(result.run_b)} vs run {cell(result.run_a)}", ""]
@@ -172,6 +172,9 @@ def compare(result: RunComparison) -> str:
     lines += table(["workload", "variant", "median A", "median B", "unit",
                     "performance change [95% CI]", "overhead A", "overhead B",
                     "overhead change [95% CI]"], rows, {2, 3})
+    hidden = hidden_line(result)
+    if hidden:
+        lines += ["", cell(hidden)]
     lines += ["", "Change = cost per unit of work in run B relative to run A (+3% = B is 3% "
               "slower, or carries 3% more overhead); two-sample bootstrap over blocks hulled "
               f"with the Welch t interval; unchanged when the 90% interval lies within "

@@ -175,6 +175,7 @@ def test_fail_on_regression_gates_a_ci_job(tmp_path, capsys):
     a, b = load_pair(tmp_path, {}, {"effects": {"native": 1.08, "docker": 1.08}})
     assert cli.main(["compare", str(a.folder), str(b.folder)]) == 0  # reports, no gate
     assert cli.main(["compare", str(a.folder), str(b.folder), "--fail-on-regression"]) == 1
-    assert "regression(s): cpu.a native: performance" in capsys.readouterr().err
+    assert "4 comparison(s) matched: cpu.a native: performance regressed" in (
+        capsys.readouterr().err)
     assert cli.main(["compare", str(a.folder), str(b.folder), "--format", "json",
                      "--fail-on-regression"]) == 1
