@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import pytest
@@ -51,6 +52,38 @@ def measure(tmp_path: Path, name: str, prime: int, seed: int) -> Path:
                  "--seed", str(seed), "--no-retake", "--out", str(out), timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return only_run_folder(out)
+
+
+@contextlib.contextmanager
+def docker_cpu_quota(share: float):
+    """A CFS quota of ``share`` of one CPU on the cgroup every Docker container lives under
+    (cgroupfs driver: ``/docker`` in the cpu hierarchy), as a misconfigured host would
+    carry it: run B's docker variant keeps its name and gets less CPU. Put back after."""
+    parents = [Path("/sys/fs/cgroup/cpu/docker"), Path("/sys/fs/cgroup/cpu,cpuacct/docker")]
+    parent = next((p for p in parents if (p / "cpu.cfs_quota_us").exists()), None)
+    assert parent is not None, "no cgroup v1 cpu controller for docker's containers here"
+    quota = parent / "cpu.cfs_quota_us"
+    before = quota.read_text().strip()
+    period = int((parent / "cpu.cfs_period_us").read_text())
+    quota.write_text(str(int(period * share)))
+    try:
+        yield
+    finally:
+        quota.write_text(before)
+
+
+def test_compare_fail_on_regressed_finds_an_injected_cpu_quota(tmp_path):
+    a = measure(tmp_path, "a", 10000, seed=4)
+    with docker_cpu_quota(0.5):
+        quota = measure(tmp_path, "quota", 10000, seed=5)
+    proc = bench("compare", str(a), str(quota), "--fail-on", "regressed", "--alpha", "0.01")
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    (line,) = proc.stderr.strip().splitlines()
+    # Docker's containers got half a CPU: the docker variant's cost doubled, and with it
+    # its overhead over native; native ran outside the quota.
+    assert "cpu.gate docker: performance regressed" in line
+    assert "cpu.gate docker: overhead regressed" in line
+    assert "cpu.gate native" not in line
 
 
 def test_compare_fail_on_regressed_gates_a_slower_run_and_passes_an_a_a_pair(tmp_path):
