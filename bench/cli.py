@@ -6,6 +6,7 @@ and printed as ``error: ...`` with exit code 2 for usage errors and 1 for failur
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import signal
 import sys
@@ -476,6 +477,7 @@ COMPARE_FORMATS = ("text", "md", "json")
 @cli.command("compare")
 @click.argument("run_a", metavar="RUN_A")
 @click.argument("run_b", metavar="RUN_B")
+@click.argument("more", metavar="[RUN_C ...]", nargs=-1)
 @click.option("--allow-different-hosts", is_flag=True,
               help="Compare runs recorded on different hosts (the output says so).")
 @click.option("--format", "fmt", type=click.Choice(COMPARE_FORMATS, case_sensitive=False),
@@ -493,15 +495,20 @@ COMPARE_FORMATS = ("text", "md", "json")
               help="Show only the workloads and variants with a change that is not "
                    "'unchanged' (says how many were left out).")
 def compare_command(run_a, run_b, allow_different_hosts, fmt, output, margin, alpha,
-                    fail_on, fail_on_regression, only_changed) -> None:
+                    fail_on, fail_on_regression, only_changed, more) -> None:
     """Compare two saved runs: before/after an engine, kernel or configuration change.
-    RUN_A, RUN_B: a run folder, a file in it, or a run id under results/ (or latest)."""
+    RUN_A, RUN_B: a run folder, a file in it, or a run id under results/ (or latest).
+    With more runs, each is compared with RUN_A in one table."""
     margin = _margin_alpha(margin, alpha)
     fmt = formats.choose(fmt, output, COMPARE_FORMATS, "text")
     if output and fmt == "text":
         raise UsageError("--output needs --format md or json (or a .md or .json file)")
     if fail_on_regression:  # the old spelling of --fail-on regressed
         fail_on = fail_on | {"regressed"}
+    if more:
+        _compare_many([run_a, run_b, *more], allow_different_hosts, fmt, output, margin,
+                      alpha, fail_on, only_changed)
+        return
     result = compare.compare_runs(
         results.load_run(run_a), results.load_run(run_b),
         allow_different_hosts=allow_different_hosts,
@@ -531,6 +538,41 @@ def compare_command(run_a, run_b, allow_different_hosts, fmt, output, margin, al
         for line in facts:
             console.print(f"  {escape(line)}")
     gating.check(gating.compare_matches(result, fail_on), fail_on)
+
+
+def _compare_many(runs, allow_different_hosts, fmt, output, margin, alpha, fail_on,
+                  only_changed) -> None:
+    """``bench compare A B C ...``: each later run against A, one table (text) or one
+    document holding every comparison (md, json); the gate looks at all of them."""
+    reference, *others = (results.load_run(r) for r in runs)
+    found = compare.compare_many(reference, others, allow_different_hosts=allow_different_hosts,
+                                 margin=margin, alpha=alpha)
+    if only_changed:
+        found = [compare.only_changed(c) for c in found]
+    if fmt != "text":
+        text = ("\n".join(markdown.compare(c) for c in found) if fmt == "md"
+                else export.compare_many_json(found))
+        target = _write(text, output or "-")
+        if target != "stdout":
+            console.print(f"comparison: {escape(target)}")
+    else:
+        console.print(compare.many_table(found))
+        for c in found:
+            console.print(f"\n[bold]{escape(compare.headline(c))}[/bold]")
+            if c.different_hosts:
+                console.print("[bold red]different hosts[/bold red]: compared with "
+                              "--allow-different-hosts")
+            _print_warnings(compare.warning_groups(c), f"warnings, run {c.run_b}")
+            facts = compare.fact_lines(c, limit=10)
+            if facts:
+                console.print(f"[yellow]what differs from run A in run {c.run_b}:[/yellow]")
+                for line in facts:
+                    console.print(f"  {escape(line)}")
+    matches = []
+    for c in found:
+        matches += [dataclasses.replace(m, variant=f"{m.variant} (run {c.run_b})")
+                    for m in gating.compare_matches(c, fail_on)]
+    gating.check(matches, fail_on)
 
 
 @cli.command("list")

@@ -514,3 +514,64 @@ def fact_lines(result: RunComparison, limit: int = 40) -> list[str]:
 def _short(value: Any, width: int = 60) -> str:
     text = "(absent)" if value is None else str(value)
     return text if len(text) <= width else text[:width - 3] + "..."
+
+
+# ------------------------------------------------------------------------ several runs
+
+
+def compare_many(reference: LoadedRun, others: Sequence[LoadedRun], *,
+                 allow_different_hosts: bool = False, margin: float | None = None,
+                 alpha: float | None = None, seed: int = 0) -> list[RunComparison]:
+    """Each of ``others`` against ``reference`` (pyperf's ``compare_to`` with several
+    files). The family-wise error rate ``alpha`` (default: the reference's) holds over all
+    of them: each comparison gets ``alpha / len(others)`` (Bonferroni), Holm within it."""
+    if alpha is None:
+        alpha = recorded(reference.run, f"{reference.folder / 'run.json'}").alpha
+    share = alpha / max(1, len(others))
+    return [compare_runs(reference, other, allow_different_hosts=allow_different_hosts,
+                         margin=margin, alpha=share, seed=seed) for other in others]
+
+
+def many_table(comparisons: Sequence[RunComparison]):  # bench.report.fit.Fitted
+    """One table for several runs against the first: per workload and variant, run A's
+    median, then each later run's raw-performance change and verdict, and its overhead
+    change for non-baseline variants."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from bench.report.fit import Fitted
+
+    first = comparisons[0]
+    table = Table(title=Text(
+        f"change in cost per unit of work vs run A {first.run_a} (95% CI; alpha "
+        f"{first.alpha * len(comparisons):g} over {len(comparisons)} runs, Bonferroni, Holm "
+        "within each)"))
+    for column in ("workload", "variant", "median A"):
+        table.add_column(column, justify="right" if column == "median A" else "left")
+    for c in comparisons:
+        table.add_column(f"run {c.run_b}")
+    keys: list[tuple[str, str]] = []
+    by_run: list[dict[tuple[str, str], ChangeRow]] = []
+    medians: dict[tuple[str, str], float | None] = {}
+    for c in comparisons:
+        rows = {(r.workload, r.variant): r for r in (*c.rows, *c.hidden)}
+        by_run.append(rows)
+        for key, row in rows.items():
+            if key not in medians:
+                keys.append(key)
+                medians[key] = row.median_a
+    for key in keys:
+        cells = []
+        for rows in by_run:
+            row = rows.get(key)
+            if row is None or row.performance is None:
+                cells.append(Text("-"))
+                continue
+            text = Text(f"{pct_or_dash(row.performance.estimate)} "
+                        f"{interval(row.performance.ci95)} {row.performance.verdict}")
+            if row.overhead is not None:
+                text.append(f"; overhead {pct_or_dash(row.overhead.estimate)} "
+                            f"{row.overhead.verdict}")
+            cells.append(text)
+        table.add_row(Text(key[0]), Text(key[1]), _number(medians[key]), *cells)
+    return Fitted(table)

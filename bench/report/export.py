@@ -167,3 +167,10 @@ def compare_dict(result: RunComparison) -> dict[str, Any]:
 
 def compare_json(result: RunComparison) -> str:
     return json.dumps(compare_dict(result), indent=2, allow_nan=False, default=str) + "\n"
+
+
+def compare_many_json(results: list[RunComparison]) -> str:
+    """Several runs against the first: ``{"reference": A, "comparisons": [...]}``."""
+    data = {"format": "bench-compare-many", "reference": results[0].run_a if results else None,
+            "comparisons": [compare_dict(r) for r in results]}
+    return json.dumps(data, indent=2, allow_nan=False, default=str) + "\n"

@@ -179,3 +179,31 @@ def test_fail_on_regression_gates_a_ci_job(tmp_path, capsys):
         capsys.readouterr().err)
     assert cli.main(["compare", str(a.folder), str(b.folder), "--format", "json",
                      "--fail-on-regression"]) == 1
+
+
+def test_several_runs_against_the_first_share_alpha_and_one_table(tmp_path):
+    from click.testing import CliRunner
+
+    from bench.cli import cli
+
+    a = make_run(tmp_path, seed=1, run_id="ref")
+    same = make_run(tmp_path, seed=2, run_id="same")
+    slower = make_run(tmp_path, seed=3, run_id="slower",
+                      effects={"docker": 1.3, "native": 1.3})
+    loaded = [results.load_run(p) for p in (a, same, slower)]
+    found = compare.compare_many(loaded[0], loaded[1:])
+    assert [c.run_b for c in found] == ["same", "slower"]
+    assert all(math.isclose(c.alpha, 0.05 / 2) for c in found)  # Bonferroni over the runs
+    (row,) = [r for r in found[1].rows if r.variant == "docker"]
+    assert row.performance.verdict == "regressed"
+    result = CliRunner().invoke(cli, ["compare", str(a), str(same), str(slower),
+                                      "--fail-on", "regressed"], env={"COLUMNS": "200"})
+    assert result.exit_code == 1, result.output
+    for word in ("run same", "run slower", "cpu.demo", "regressed"):
+        assert word in result.output
+    message = str(result.exception)  # the CLI's entry point prints it as one error line
+    assert "cpu.demo docker (run slower): performance regressed" in message
+    assert "(run same)" not in message
+    data = json.loads(CliRunner().invoke(cli, ["compare", str(a), str(same), str(slower),
+                                               "--format", "json"]).output)
+    assert [c["run_b"] for c in data["comparisons"]] == ["same", "slower"]
