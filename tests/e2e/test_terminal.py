@@ -4,14 +4,8 @@ nothing is cut with an ellipsis (issue 17)."""
 
 from __future__ import annotations
 
-import fcntl
-import os
-import pty
-import select
-import struct
 import subprocess
 import sys
-import termios
 from pathlib import Path
 
 import pytest
@@ -19,42 +13,13 @@ import pytest
 from bench import analysis, compare, results
 from bench.report import terminal
 from bench.report.text import ci95, pct
-from tests.unit.test_width import ANSI, ROOT, cli_env
+from tests.unit.test_width import ROOT, cli_env, in_terminal
 
 pytestmark = pytest.mark.e2e
 
 WIDTHS = (80, 100, 160)
 FAKE = ["--variants", "fake,fake[scale=1.2],fake[scale=1.0]", "-w", "cpu.sysbench",
         "-w", "memory.sysbench", "--blocks", "4", "--warmup", "0"]
-
-
-def in_terminal(args: list[str], cols: int, timeout: float = 300) -> tuple[int, str]:
-    """Run ``bench ARGS`` on a pty ``cols`` wide: (exit code, what the screen got)."""
-    leader, follower = pty.openpty()
-    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 50, cols, 0, 0))
-    proc = subprocess.Popen([sys.executable, "-m", "bench", *args], cwd=ROOT,
-                            stdin=follower, stdout=follower, stderr=follower,
-                            env=cli_env(TERM="xterm-256color"), close_fds=True)
-    os.close(follower)
-    chunks = []
-    try:
-        while True:
-            ready, _, _ = select.select([leader], [], [], timeout)
-            if not ready:
-                break
-            try:
-                data = os.read(leader, 65536)
-            except OSError:  # EIO: the child closed the terminal
-                break
-            if not data:
-                break
-            chunks.append(data)
-    finally:
-        os.close(leader)
-        proc.wait(timeout=60)
-    text = ANSI.sub("", b"".join(chunks).decode("utf-8", "replace")).replace("\r", "")
-    # The progress bar redraws its line in place: keep what the line finally showed.
-    return proc.returncode, text
 
 
 #: Lines that name a path print it whole, unwrapped, so it can be copied (may pass the edge).

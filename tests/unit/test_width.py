@@ -144,7 +144,9 @@ def cli_env(**extra) -> dict:
     return {**env, "PYTHONPATH": str(ROOT), **extra}
 
 
-def run_in_pty(args, cols: int) -> str:
+def in_terminal(args, cols: int, timeout: float = 60) -> tuple[int, str]:
+    """Run ``bench ARGS`` on a pseudo-terminal ``cols`` wide: (exit code, the screen's text
+    without escape sequences)."""
     leader, follower = pty.openpty()
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 50, cols, 0, 0))
     proc = subprocess.Popen([sys.executable, "-m", "bench", *args], cwd=ROOT,
@@ -154,7 +156,7 @@ def run_in_pty(args, cols: int) -> str:
     chunks = []
     try:
         while True:
-            ready, _, _ = select.select([leader], [], [], 60)
+            ready, _, _ = select.select([leader], [], [], timeout)
             if not ready:
                 break
             try:
@@ -167,8 +169,14 @@ def run_in_pty(args, cols: int) -> str:
     finally:
         os.close(leader)
         proc.wait(timeout=60)
-    assert proc.returncode == 0
-    return ANSI.sub("", b"".join(chunks).decode("utf-8", "replace")).replace("\r", "")
+    text = ANSI.sub("", b"".join(chunks).decode("utf-8", "replace")).replace("\r", "")
+    return proc.returncode, text
+
+
+def run_in_pty(args, cols: int) -> str:
+    code, text = in_terminal(args, cols)
+    assert code == 0
+    return text
 
 
 @pytest.mark.parametrize("cols", (80, 100, 160))
