@@ -1,7 +1,7 @@
 """The terminal summary: the per-variant table (rich renderables), verdict lines and, for
 ladder runs, the per-step table and attribution lines. Their words are shared with every
 report (``bench.report.text``, ``bench.report.answer``); the CLI reads the fallback banner
-and the warning lines from here too."""
+from here too (warnings: bench.report.answer.warning_groups)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from rich.text import Text
 from bench.analysis import Row, Summary
 from bench.report.answer import fallback_banner as fallback_banner
 from bench.report.answer import undecided_text
-from bench.report.answer import warning_lines as warning_lines
 from bench.report.fit import Fitted
 from bench.report.fit import terminal_width as terminal_width
 from bench.report.text import ci95, pct, times_text, verdict_text
